@@ -1,0 +1,17 @@
+"""FastSAM2: segment, track and remove objects in video, on mmengine/mmdet.
+
+Importing :mod:`seg` first makes ``mmcv.ops`` importable (compiled mmcv when it
+loads, our fallbacks otherwise; see :mod:`seg.ops`), then allow-lists what
+mmengine's own checkpoints need under torch's safe loading.  Import it before
+anything imports ``mmdet.models``.
+"""
+from .ops.backend import select_backend
+
+select_backend()
+
+from .engine.checkpoint import install_checkpoint_safety  # noqa: E402
+from .version import __version__  # noqa: E402
+
+install_checkpoint_safety()
+
+__all__ = ['__version__', 'select_backend']

@@ -1,0 +1,3 @@
+from .sync_bn import SyncBatchNorm
+
+__all__ = ['SyncBatchNorm']

@@ -1,0 +1,6 @@
+"""Parity with official implementations: fixture format and per-kind runners."""
+from .fixture import compare_outputs, derived_tensor, fixture_state_dict, load_fixture
+from .runner import UnknownFixtureKind, run_fixture, supported_kinds
+
+__all__ = ['compare_outputs', 'derived_tensor', 'fixture_state_dict', 'load_fixture', 'UnknownFixtureKind',
+           'run_fixture', 'supported_kinds']

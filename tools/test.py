@@ -1,0 +1,30 @@
+"""Evaluate a checkpoint: ``python tools/test.py CONFIG CKPT [--out R.pkl] [--show-dir D] [--cfg-options ...]``."""
+import argparse
+
+from mmengine.config import DictAction
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test a FastSAM2 model')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where logs go (default work_dirs/<config name>)')
+    parser.add_argument('--out', help='dump raw predictions to this .pkl file')
+    parser.add_argument('--show-dir', help='draw predictions into work_dir/<timestamp>/<show-dir>')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='load the checkpoint with full pickle (only for files you trust)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys: k=v k.sub=v')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    from seg.apis import test
+    test(args.config, args.checkpoint, work_dir=args.work_dir, out=args.out, show_dir=args.show_dir,
+         cfg_options=args.cfg_options, launcher=args.launcher, trust_checkpoint=args.trust_checkpoint)
+
+
+if __name__ == '__main__':
+    main()

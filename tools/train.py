@@ -1,0 +1,30 @@
+"""Train a model: ``python tools/train.py CONFIG [--work-dir D] [--resume [CKPT]] [--amp] [--cfg-options k=v ...]``."""
+import argparse
+
+from mmengine.config import DictAction
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a FastSAM2 model')
+    parser.add_argument('config', help='config file, e.g. configs/toy/mask2former_r18_toy_panoptic.py')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go (default work_dirs/<config name>)')
+    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+                        help='resume from CKPT, or from the latest checkpoint in work_dir if CKPT is omitted')
+    parser.add_argument('--amp', action='store_true', help='automatic mixed precision (CUDA only)')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='load checkpoints with full pickle (only for files you trust)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys: k=v k.sub=v')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    from seg.apis import train
+    train(args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp, cfg_options=args.cfg_options,
+          launcher=args.launcher, trust_checkpoint=args.trust_checkpoint)
+
+
+if __name__ == '__main__':
+    main()
