@@ -46,8 +46,26 @@ def _numpy_globals() -> List:
     return entries
 
 
+#: The statistics every HistoryBuffer registers (more are added by ``register_statistics``).
+HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
+def history_buffer_method(owner, name: str):
+    """Stand-in for ``getattr`` while unpickling: resolves only ``HistoryBuffer``'s statistics methods.
+
+    A ``HistoryBuffer`` pickles the functions in its ``_statistics_methods``
+    (``min``, ``max``, ``current``, ``mean``) as ``getattr(HistoryBuffer, name)``.
+    Allow-listing the real ``getattr`` would let a file reach any attribute of any
+    allowed object; this one refuses everything else.
+    """
+    if owner is HistoryBuffer and (name in HISTORY_BUFFER_STATISTICS or name in HistoryBuffer._statistics_methods):
+        return getattr(owner, name)
+    raise pickle.UnpicklingError(f'Unsupported global: GLOBAL getattr({owner!r}, {name!r})')
+
+
 #: What mmengine 0.10.7's checkpoints (model, optimizer, schedulers, message hub) need.
-MMENGINE_CHECKPOINT_GLOBALS = [HistoryBuffer] + _numpy_globals()
+MMENGINE_CHECKPOINT_GLOBALS = [HistoryBuffer, (history_buffer_method, '__builtin__.getattr'),
+                               (history_buffer_method, 'builtins.getattr')] + _numpy_globals()
 
 
 class UntrustedCheckpointError(RuntimeError):

@@ -117,8 +117,11 @@ def test_kill_during_saves_leaves_a_loadable_checkpoint(tmp_path):
             print(i, flush=True)
     ''')
     proc = subprocess.Popen([sys.executable, '-c', script], stdout=subprocess.PIPE, text=True)
-    for _ in range(3):  # let it finish a few saves, then kill it mid-way through the next
-        proc.stdout.readline()
+    saves = 0
+    while saves < 3:  # let it finish a few saves, then kill it mid-way through the next
+        line = proc.stdout.readline()
+        assert line, 'the saving process died'
+        saves += line.strip().isdigit()
     proc.kill()
     proc.wait()
     ckpt = torch.load(tmp_path / 'latest.pth', weights_only=True)

@@ -1,10 +1,10 @@
-import os
 import socket
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 import torch.nn as nn
 from mmcv.cnn import build_norm_layer
 from mmengine.registry import DefaultScope
@@ -46,50 +46,49 @@ def test_mmdet_resnet_with_syncbn_trains_on_cpu():
     assert isinstance(model.bn1, SyncBatchNorm)
 
 
-def _worker(rank, world_size, port, batch, state, queue):
+WORKER = textwrap.dedent('''
+    import sys, torch, torch.distributed as dist
+    import seg
+    from seg.models.layers import SyncBatchNorm
+    rank, world_size, port, data = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
     dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=world_size)
-    try:
-        bn = SyncBatchNorm(3)
-        bn.load_state_dict(state)
-        x = batch.chunk(world_size)[rank].clone().requires_grad_(True)
-        out = bn(x)
-        (out * torch.arange(out.numel()).view_as(out).float().sin()).sum().backward()
-        queue.put((rank, out.detach(), x.grad, bn.running_mean.clone(), bn.running_var.clone(),
-                   bn.weight.grad.clone()))
-    finally:
-        dist.destroy_process_group()
+    inputs = torch.load(data)
+    bn = SyncBatchNorm(3)
+    bn.load_state_dict(inputs['state'])
+    x = inputs['batch'].chunk(world_size)[rank].clone().requires_grad_(True)
+    out = bn(x)
+    (out * torch.arange(out.numel()).view_as(out).float().sin()).sum().backward()
+    torch.save(dict(out=out.detach(), grad=x.grad, mean=bn.running_mean, var=bn.running_var,
+                    weight_grad=bn.weight.grad), f'{data}.{rank}')
+    dist.destroy_process_group()
+''')
 
 
 @pytest.mark.parametrize('world_size', [1, 2])
-def test_gloo_processes_match_one_big_batch(world_size):
+def test_gloo_processes_match_one_big_batch(world_size, tmp_path):
     torch.manual_seed(0)
     batch = torch.randn(4, 3, 4, 4)
     ref = nn.BatchNorm2d(3)
     with torch.no_grad():
         ref.weight.uniform_(0.5, 1.5)
         ref.bias.uniform_(-0.5, 0.5)
-    state = {k: v.clone() for k, v in ref.state_dict().items()}
+    data = tmp_path / 'inputs.pt'
+    torch.save(dict(batch=batch, state=ref.state_dict()), data)
 
-    ctx = mp.get_context('spawn')
-    queue = ctx.SimpleQueue()
-    port = _free_port()
-    procs = [ctx.Process(target=_worker, args=(r, world_size, port, batch, state, queue))
+    port = str(_free_port())
+    procs = [subprocess.Popen([sys.executable, '-c', WORKER, str(r), str(world_size), port, str(data)])
              for r in range(world_size)]
-    for p in procs:
-        p.start()
-    results = sorted((queue.get() for _ in procs), key=lambda r: r[0])
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+    assert [p.wait(timeout=120) for p in procs] == [0] * world_size
+    results = [torch.load(f'{data}.{r}') for r in range(world_size)]
 
     x = batch.clone().requires_grad_(True)
     out = ref(x)
     weights = torch.cat([torch.arange(c.numel()).view_as(c).float().sin() for c in out.chunk(world_size)])
     (out * weights).sum().backward()
-    torch.testing.assert_close(torch.cat([r[1] for r in results]), out.detach(), rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(torch.cat([r[2] for r in results]), x.grad, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(torch.cat([r['out'] for r in results]), out.detach(), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(torch.cat([r['grad'] for r in results]), x.grad, rtol=1e-5, atol=1e-5)
     for r in results:
-        torch.testing.assert_close(r[3], ref.running_mean)
-        torch.testing.assert_close(r[4], ref.running_var)
-        # DDP would average these over processes; summed they equal the big-batch gradient
-    torch.testing.assert_close(sum(r[5] for r in results), ref.weight.grad, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(r['mean'], ref.running_mean)
+        torch.testing.assert_close(r['var'], ref.running_var)
+    # each process holds the gradient of its own loss term; summed they give the big batch's
+    torch.testing.assert_close(sum(r['weight_grad'] for r in results), ref.weight.grad, rtol=1e-5, atol=1e-5)

@@ -11,7 +11,7 @@ nms, batched_nms, nms_match     ``torchvision.ops.nms`` / PyTorch
 DeformConv2d(+Pack), DCN        ``torchvision.ops.deform_conv2d`` (or grid_sample)
 ModulatedDeformConv2d(+Pack)    ``torchvision.ops.deform_conv2d`` with mask (or grid_sample)
 roi_align, RoIAlign             ``torchvision.ops.roi_align``
-roi_pool, RoIPool               ``torchvision.ops.roi_pool``
+roi_pool, RoIPool               PyTorch (torchvision rounds RoI corners; mmcv does not)
 MultiScaleDeformableAttention   PyTorch (``F.grid_sample``)
 sigmoid_focal_loss              PyTorch
 CARAFE(Pack)                    PyTorch (``F.unfold``)

@@ -1,0 +1,6 @@
+"""Datasets and transforms; importing registers them in ``seg.registry``.
+
+``seg.datasets.toy_data`` writes the deterministic toy datasets the tests and
+toy configs use (``tools/data/make_toy_data.py``).
+"""
+from . import transforms  # noqa: F401

@@ -1,0 +1,1 @@
+"""Visualisers and vis backends (mask overlays, side-by-side frames) register in ``seg.registry.VISUALIZERS``."""
