@@ -27,25 +27,31 @@ from mmdet.registry import VISUALIZERS as MMDET_VISUALIZERS
 from mmdet.registry import WEIGHT_INITIALIZERS as MMDET_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 
-RUNNERS = Registry('runner', parent=MMDET_RUNNERS, locations=['seg.engine'] + MMDET_RUNNERS._locations)
-LOOPS = Registry('loop', parent=MMDET_LOOPS, locations=['seg.engine'] + MMDET_LOOPS._locations)
-HOOKS = Registry('hook', parent=MMDET_HOOKS, locations=['seg.engine'] + MMDET_HOOKS._locations)
-DATASETS = Registry('dataset', parent=MMDET_DATASETS, locations=['seg.datasets'] + MMDET_DATASETS._locations)
-DATA_SAMPLERS = Registry('data sampler', parent=MMDET_DATA_SAMPLERS, locations=['seg.datasets'] + MMDET_DATA_SAMPLERS._locations)
-TRANSFORMS = Registry('transform', parent=MMDET_TRANSFORMS, locations=['seg.datasets'] + MMDET_TRANSFORMS._locations)
-MODELS = Registry('model', parent=MMDET_MODELS, locations=['seg.models'] + MMDET_MODELS._locations)
-MODEL_WRAPPERS = Registry('model_wrapper', parent=MMDET_MODEL_WRAPPERS, locations=['seg.models'] + MMDET_MODEL_WRAPPERS._locations)
-WEIGHT_INITIALIZERS = Registry('weight initializer', parent=MMDET_WEIGHT_INITIALIZERS, locations=['seg.models'] + MMDET_WEIGHT_INITIALIZERS._locations)
-OPTIMIZERS = Registry('optimizer', parent=MMDET_OPTIMIZERS, locations=['seg.engine'] + MMDET_OPTIMIZERS._locations)
-OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMDET_OPTIM_WRAPPERS, locations=['seg.engine'] + MMDET_OPTIM_WRAPPERS._locations)
-OPTIM_WRAPPER_CONSTRUCTORS = Registry('optimizer constructor', parent=MMDET_OPTIM_WRAPPER_CONSTRUCTORS, locations=['seg.engine'] + MMDET_OPTIM_WRAPPER_CONSTRUCTORS._locations)
-PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMDET_PARAM_SCHEDULERS, locations=['seg.engine'] + MMDET_PARAM_SCHEDULERS._locations)
-METRICS = Registry('metric', parent=MMDET_METRICS, locations=['seg.evaluation'] + MMDET_METRICS._locations)
-EVALUATOR = Registry('evaluator', parent=MMDET_EVALUATOR, locations=['seg.evaluation'] + MMDET_EVALUATOR._locations)
-TASK_UTILS = Registry('task util', parent=MMDET_TASK_UTILS, locations=['seg.models'] + MMDET_TASK_UTILS._locations)
-VISUALIZERS = Registry('visualizer', parent=MMDET_VISUALIZERS, locations=['seg.visualization'] + MMDET_VISUALIZERS._locations)
-VISBACKENDS = Registry('vis_backend', parent=MMDET_VISBACKENDS, locations=['seg.visualization'] + MMDET_VISBACKENDS._locations)
-LOG_PROCESSORS = Registry('log_processor', parent=MMDET_LOG_PROCESSORS, locations=['seg.engine'] + MMDET_LOG_PROCESSORS._locations)
+
+def _child(name: str, parent: Registry, location: str) -> Registry:
+    """A registry of ours under mmdet's ``parent`` that imports ``location`` and the parent's packages."""
+    return Registry(name, parent=parent, locations=[location] + parent._locations)
+
+
+RUNNERS = _child('runner', MMDET_RUNNERS, 'seg.engine')
+LOOPS = _child('loop', MMDET_LOOPS, 'seg.engine')
+HOOKS = _child('hook', MMDET_HOOKS, 'seg.engine')
+DATASETS = _child('dataset', MMDET_DATASETS, 'seg.datasets')
+DATA_SAMPLERS = _child('data sampler', MMDET_DATA_SAMPLERS, 'seg.datasets')
+TRANSFORMS = _child('transform', MMDET_TRANSFORMS, 'seg.datasets')
+MODELS = _child('model', MMDET_MODELS, 'seg.models')
+MODEL_WRAPPERS = _child('model_wrapper', MMDET_MODEL_WRAPPERS, 'seg.models')
+WEIGHT_INITIALIZERS = _child('weight initializer', MMDET_WEIGHT_INITIALIZERS, 'seg.models')
+OPTIMIZERS = _child('optimizer', MMDET_OPTIMIZERS, 'seg.engine')
+OPTIM_WRAPPERS = _child('optim_wrapper', MMDET_OPTIM_WRAPPERS, 'seg.engine')
+OPTIM_WRAPPER_CONSTRUCTORS = _child('optimizer constructor', MMDET_OPTIM_WRAPPER_CONSTRUCTORS, 'seg.engine')
+PARAM_SCHEDULERS = _child('parameter scheduler', MMDET_PARAM_SCHEDULERS, 'seg.engine')
+METRICS = _child('metric', MMDET_METRICS, 'seg.evaluation')
+EVALUATOR = _child('evaluator', MMDET_EVALUATOR, 'seg.evaluation')
+TASK_UTILS = _child('task util', MMDET_TASK_UTILS, 'seg.models')
+VISUALIZERS = _child('visualizer', MMDET_VISUALIZERS, 'seg.visualization')
+VISBACKENDS = _child('vis_backend', MMDET_VISBACKENDS, 'seg.visualization')
+LOG_PROCESSORS = _child('log_processor', MMDET_LOG_PROCESSORS, 'seg.engine')
 
 # Not an mmengine role: functions that run our implementation on a parity
 # fixture, keyed by ``fixture["meta"]["kind"]`` (see ``seg.parity``).

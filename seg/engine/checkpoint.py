@@ -102,14 +102,22 @@ def load_local_checkpoint(filename: str, map_location=None):
     except pickle.UnpicklingError as err:
         found = re.search(r'Unsupported global: GLOBAL (\S+)', str(err))
         if found is None:
-            raise CorruptCheckpointError(
-                f'{filename} is not a readable torch checkpoint (it may be truncated or corrupt; '
-                f're-download or re-save it): {str(err).splitlines()[0]}') from err
+            cause = re.search(r'WeightsUnpickler error: (.+)', str(err))
+            raise _corrupt(filename, cause.group(1) if cause else str(err).splitlines()[0]) from None
         raise UntrustedCheckpointError(
             f'{filename} needs {found.group(1)} to unpickle, which is not among the objects FastSAM2 allows '
             f'in checkpoints (mmengine\'s own need only HistoryBuffer and numpy values). If you '
             f'trust this file, pass --trust-checkpoint to the tool or set {TRUST_ENV}=1: it is then '
             f'loaded with full pickle, which can run code stored in the file.') from None
+    except RuntimeError as err:
+        if 'PytorchStreamReader' not in str(err):
+            raise
+        raise _corrupt(filename, str(err).split('.')[0]) from None
+
+
+def _corrupt(filename: str, cause: str) -> CorruptCheckpointError:
+    return CorruptCheckpointError(f'{filename} is not a readable torch checkpoint; it may be truncated or '
+                                  f'corrupt (re-download or re-save it). Reader said: {cause}')
 
 
 def atomic_write_bytes(data: bytes, filepath: Union[str, Path]) -> None:
