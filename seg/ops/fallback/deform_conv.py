@@ -230,6 +230,15 @@ def rename_legacy_offset_keys(state_dict: dict, prefix: str, local_metadata: dic
                 state_dict[new_key] = state_dict.pop(old_key)
 
 
+def offset_conv(layer: nn.Module, values_per_point: int) -> nn.Conv2d:
+    """The ``conv_offset`` of a ``*Pack`` layer: same geometry as ``layer``, one output per
+    deform group, kernel point and predicted value (2 for offsets, 3 for offsets + mask)."""
+    kh, kw = layer.kernel_size
+    return nn.Conv2d(layer.in_channels, layer.deform_groups * values_per_point * kh * kw,
+                     kernel_size=layer.kernel_size, stride=layer.stride, padding=layer.padding,
+                     dilation=layer.dilation, bias=True)
+
+
 class DeformConv2dPack(DeformConv2d):
     """DCNv1 that predicts its own offsets with ``conv_offset`` (registered as ``DCN``).
 
@@ -245,14 +254,7 @@ class DeformConv2dPack(DeformConv2d):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.conv_offset = nn.Conv2d(
-            self.in_channels,
-            self.deform_groups * 2 * self.kernel_size[0] * self.kernel_size[1],
-            kernel_size=self.kernel_size,
-            stride=self.stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            bias=True)
+        self.conv_offset = offset_conv(self, values_per_point=2)
         self.init_offset()
 
     def init_offset(self) -> None:

@@ -12,7 +12,7 @@ from mmengine.utils import deprecated_api_warning
 from torch import Tensor
 from torch.nn.modules.utils import _pair, _single
 
-from .deform_conv import deformable_conv2d, rename_legacy_offset_keys
+from .deform_conv import deformable_conv2d, offset_conv, rename_legacy_offset_keys
 
 IntPair = Union[int, Tuple[int, ...]]
 
@@ -128,14 +128,7 @@ class ModulatedDeformConv2dPack(ModulatedDeformConv2d):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.conv_offset = nn.Conv2d(
-            self.in_channels,
-            self.deform_groups * 3 * self.kernel_size[0] * self.kernel_size[1],
-            kernel_size=self.kernel_size,
-            stride=self.stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            bias=True)
+        self.conv_offset = offset_conv(self, values_per_point=3)
         self.init_weights()
 
     def init_weights(self) -> None:
