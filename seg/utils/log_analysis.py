@@ -184,7 +184,9 @@ def find_log(path: str) -> str:
         folders named like mmengine's ``YYYYMMDD_HHMMSS`` timestamps, greatest
         first, then other folders), ``vis_data/<timestamp>.json``, then any
         ``vis_data/*.json`` (e.g. ``scalars.json``), then ``<timestamp>.log``,
-        then any ``*.log``.
+        then any ``*.log``.  Runs whose log holds no training record (e.g.
+        a ``tools/test.py`` run in the same work dir) are passed over while a
+        log with training records exists.
 
     Raises:
         FileNotFoundError: Nothing to read there.
@@ -208,9 +210,12 @@ def find_log(path: str) -> str:
         candidates.append(osp.join(run_dir, 'vis_data', f'{name}.json'))
         candidates += sorted(glob.glob(osp.join(run_dir, 'vis_data', '*.json')))
         candidates += [osp.join(run_dir, f'{name}.log')] + sorted(glob.glob(osp.join(run_dir, '*.log')))
-    for candidate in candidates:
-        if osp.isfile(candidate):
+    existing = [c for c in candidates if osp.isfile(c)]
+    for candidate in existing:
+        if train_records(load_log(candidate)):
             return candidate
+    if existing:
+        return existing[0]
     raise FileNotFoundError(f'No mmengine log (vis_data/*.json or *.log) under {path}')
 
 

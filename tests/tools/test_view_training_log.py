@@ -132,6 +132,13 @@ def test_summary_and_last_iterations(work_dir):
     assert len(last_iterations(records, 100)) == 10 and last_iterations(records, 0) == []
 
 
+def test_find_log_passes_over_a_newer_test_run(work_dir):
+    test_run = write(str(work_dir / '20240103_000000' / '20240103_000000.log'),
+                     ['2024/01/03 00:00:05 - mmengine - INFO - Epoch(test) [2/2]    coco_panoptic/PQ: 40.0000'])
+    assert find_log(str(work_dir)) == str(work_dir / '20240102_090000' / 'vis_data' / '20240102_090000.json')
+    assert find_log(str(work_dir / '20240103_000000')) == test_run
+
+
 def test_find_log(work_dir):
     newest = str(work_dir / '20240102_090000' / 'vis_data' / '20240102_090000.json')
     (work_dir / 'best_checkpoints').mkdir()
