@@ -53,7 +53,7 @@ carafe_naive = carafe
 
 
 class _CARAFEModule(nn.Module):
-    """Holds CARAFE's hyper-parameters; subclasses pick the function."""
+    """CARAFE with fixed hyper-parameters; the base of :class:`CARAFE` and :class:`CARAFENaive`."""
 
     def __init__(self, kernel_size: int, group_size: int, scale_factor: int) -> None:
         super().__init__()
@@ -61,38 +61,6 @@ class _CARAFEModule(nn.Module):
         self.kernel_size = kernel_size
         self.group_size = group_size
         self.scale_factor = scale_factor
-
-
-class CARAFENaive(_CARAFEModule):
-    """Module form of :func:`carafe_naive`.
-
-    Args:
-        kernel_size (int): odd reassembly kernel size.
-        group_size (int): channel groups sharing a kernel.
-        scale_factor (int): upsampling factor.
-    """
-
-    def forward(self, features: Tensor, masks: Tensor) -> Tensor:
-        """Upsample ``features`` with reassembly kernels ``masks``.
-
-        Args:
-            features (Tensor): (N, C, H, W) features.
-            masks (Tensor): (N, group_size * kernel_size**2, H * s, W * s) kernels.
-
-        Returns:
-            Tensor: (N, C, H * s, W * s) upsampled features.
-        """
-        return carafe_naive(features, masks, self.kernel_size, self.group_size, self.scale_factor)
-
-
-class CARAFE(_CARAFEModule):
-    """CARAFE: Content-Aware ReAssembly of FEatures (https://arxiv.org/abs/1905.02188).
-
-    Args:
-        kernel_size (int): odd reassembly kernel size.
-        group_size (int): channel groups sharing a kernel.
-        scale_factor (int): upsampling factor.
-    """
 
     def forward(self, features: Tensor, masks: Tensor) -> Tensor:
         """Upsample ``features`` with reassembly kernels ``masks``.
@@ -105,6 +73,26 @@ class CARAFE(_CARAFEModule):
             Tensor: (N, C, H * s, W * s) upsampled features.
         """
         return carafe(features, masks, self.kernel_size, self.group_size, self.scale_factor)
+
+
+class CARAFENaive(_CARAFEModule):
+    """Module form of :func:`carafe_naive` (mmcv's reference kernel; the same computation here).
+
+    Args:
+        kernel_size (int): odd reassembly kernel size.
+        group_size (int): channel groups sharing a kernel.
+        scale_factor (int): upsampling factor.
+    """
+
+
+class CARAFE(_CARAFEModule):
+    """CARAFE: Content-Aware ReAssembly of FEatures (https://arxiv.org/abs/1905.02188).
+
+    Args:
+        kernel_size (int): odd reassembly kernel size.
+        group_size (int): channel groups sharing a kernel.
+        scale_factor (int): upsampling factor.
+    """
 
 
 class CARAFEPack(nn.Module):
