@@ -132,4 +132,5 @@ def test_toy_training_beats_untrained_model(tmp_path):
     trained_pq = float(line.split('coco_panoptic/PQ:')[1].split()[0])
     assert trained_pq > untrained['coco_panoptic/PQ'] + 20
     records = scalars(work_dir)
-    assert sum(r['loss'] for r in records[-20:]) < 0.5 * sum(r['loss'] for r in records[:20])
+    # logged every 10 iterations: the last 30 iterations' loss is under half the first 30's
+    assert sum(r['loss'] for r in records[-3:]) < 0.5 * sum(r['loss'] for r in records[:3])
