@@ -63,7 +63,9 @@ setup(
         'setuptools>=77.0.3,<82',
     ],
     extras_require={
-        'tests': ['pytest', 'pytest-timeout', 'scikit-video'],
+        # tools/gen_cls.py: class vocabularies from a local OpenCLIP text tower.
+        'clip': ['open_clip_torch>=3.3'],
+        'tests': ['pytest', 'pytest-timeout', 'scikit-video', 'open_clip_torch>=3.3'],
     },
     zip_safe=False,
 )

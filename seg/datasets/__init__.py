@@ -3,4 +3,4 @@
 ``seg.datasets.toy_data`` writes the deterministic toy datasets the tests and
 toy configs use (``tools/data/make_toy_data.py``).
 """
-from . import transforms  # noqa: F401
+from . import samplers, transforms  # noqa: F401

@@ -1,1 +1,4 @@
-"""Visualisers and vis backends (mask overlays, side-by-side frames) register in ``seg.registry.VISUALIZERS``."""
+"""Pictures of results: mask and panoptic overlays."""
+from .overlay import overlay_masks, overlay_panoptic, palette, side_by_side
+
+__all__ = ['overlay_masks', 'overlay_panoptic', 'palette', 'side_by_side']

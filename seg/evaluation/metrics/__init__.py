@@ -1,4 +1,5 @@
 """Evaluation metrics registered in :data:`seg.registry.METRICS`."""
 from .coco_panoptic_metric import CocoPanopticMetric
+from .interactive_metric import InteractivePromptMetric
 
-__all__ = ['CocoPanopticMetric']
+__all__ = ['CocoPanopticMetric', 'InteractivePromptMetric']

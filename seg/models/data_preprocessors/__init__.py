@@ -1,0 +1,3 @@
+from .video_seg_data_preprocessor import VideoSegDataPreprocessor
+
+__all__ = ['VideoSegDataPreprocessor']

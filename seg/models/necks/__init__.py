@@ -1,0 +1,3 @@
+from .yoso_neck import YOSONeck
+
+__all__ = ['YOSONeck']
