@@ -2,7 +2,7 @@
 # vocabulary (80 things + 53 stuff):
 #   python tools/test.py configs/rap_sam/eval_rap_sam_coco.py checkpoints/rapsam_r50_12e.pth
 # The class embeddings come from
-#   python tools/gen_cls.py configs/rap_sam/eval_rap_sam_coco.py --clip-model convnext_large_d_320 \
+#   python tools/gen_cls.py configs/rap_sam/eval_rap_sam_coco.py --split test --clip-model convnext_large_d_320 \
 #       --clip-checkpoint PATH --out checkpoints/class_embeddings/convnext_large_d_320_CocoPanopticDataset.pth
 _base_ = ['./rap_sam_r50_12e_adaptor.py', '../_base_/datasets/coco_panoptic.py']
 
@@ -16,4 +16,4 @@ model = dict(
         class_embed_path='checkpoints/class_embeddings/convnext_large_d_320_CocoPanopticDataset.pth'),
     panoptic_fusion_head=dict(num_things_classes=num_things_classes, num_stuff_classes=num_stuff_classes))
 test_dataloader = dict(batch_size=1)
-val_cfg = dict(type='ValLoop')
+val_cfg = dict(_delete_=True, type='ValLoop')

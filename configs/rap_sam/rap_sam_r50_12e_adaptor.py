@@ -6,7 +6,7 @@
 # COCO + YouTube-VIS classes: 102 things + 53 stuff. Make it once with
 #   python tools/gen_cls.py configs/rap_sam/rap_sam_r50_12e_adaptor.py \
 #       --clip-model convnext_large_d_320 --clip-checkpoint PATH/open_clip_pytorch_model.bin \
-#       --out checkpoints/class_embeddings/convnext_large_d_320_CocoPanopticYouTubeVIS2019.pth
+#       --out checkpoints/class_embeddings/convnext_large_d_320_Concat_CocoPanopticDataset_YouTubeVISDataset_2019.pth
 _base_ = [
     '../_base_/default_runtime.py',
     '../_base_/datasets/coco_panoptic_video_yt19_sam.py',
@@ -16,7 +16,8 @@ _base_ = [
 num_things_classes = 102
 num_stuff_classes = 53
 num_classes = num_things_classes + num_stuff_classes
-class_embed_path = 'checkpoints/class_embeddings/convnext_large_d_320_CocoPanopticYouTubeVIS2019.pth'
+class_embed_path = ('checkpoints/class_embeddings/'
+                    'convnext_large_d_320_Concat_CocoPanopticDataset_YouTubeVISDataset_2019.pth')
 
 data_preprocessor = dict(
     type='VideoSegDataPreprocessor',
@@ -30,8 +31,9 @@ data_preprocessor = dict(
     seg_pad_value=255,
     num_train_prompts=30,
     batch_augments=[
-        dict(type='BatchFixedSizePad', size=({{_base_.image_size[1]}}, {{_base_.image_size[0]}}), img_pad_value=0,
-             pad_mask=True, mask_pad_value=0, pad_seg=True, seg_pad_value=255)
+        # (height, width) of the mix's image_size (1280, 736).
+        dict(type='BatchFixedSizePad', size=(736, 1280), img_pad_value=0, pad_mask=True, mask_pad_value=0,
+             pad_seg=True, seg_pad_value=255)
     ])
 
 model = dict(
@@ -86,6 +88,5 @@ model = dict(
 model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1))
 
-val_dataloader = None
-val_evaluator = None
+# Training only: evaluate with eval_rap_sam_{coco,prompt,yt19}.py.
 val_cfg = None

@@ -4,3 +4,5 @@
 toy configs use (``tools/data/make_toy_data.py``).
 """
 from . import samplers, transforms  # noqa: F401
+from .vocabulary_concat_dataset import VocabularyConcatDataset  # noqa: F401
+from .youtube_vis_dataset import YouTubeVISDataset  # noqa: F401

@@ -19,9 +19,10 @@ class YouTubeVISDataset(MMDetYouTubeVISDataset):
     [x, y, w, h] and ``areas`` per frame, None where the object is absent);
     the valid and test files hold no annotations. mmdet's converter
     (``youtubevis2coco.py``) rewrites them with one ``images`` entry per frame;
-    a file with ``images`` is read by mmdet unchanged. Both give the same data
-    list: images numbered from 1 in video order, the object's annotation ``id``
-    as its ``instance_id``.
+    a file with ``images`` is read by mmdet's code unchanged. A release file
+    gives the data list the converted one gives: images numbered from 1 in
+    video order, the same frames and instances (the object's annotation ``id``
+    is its ``instance_id``, where the converter renumbers them from 1).
 
     Args:
         dataset_version: ``'2019'`` or ``'2021'`` (the class list).

@@ -14,6 +14,8 @@ from seg.registry import MODELS, PARITY_RUNNERS
 
 from .fixture import fixture_state_dict
 
+# COCO panoptic's vocabulary: 80 thing classes, then 53 stuff classes.
+COCO_PANOPTIC_SPLIT = (80, 53)
 # The only head variant the official configs use (and the one we build).
 _OFFICIAL_HEAD_FLAGS = dict(use_adaptor=True, panoptic_with_kernel_updator=True, prompt_with_kernel_updator=False,
                             use_kernel_updator=True, sphere_cls=True)
@@ -99,9 +101,11 @@ def _class_split(fixture: dict) -> tuple:
     if isinstance(config, dict) and 'num_things_classes' in config:
         return config['num_things_classes'], num_classes - config['num_things_classes']
     found = re.search(r'(\d+) thing \+ (\d+) stuff', str(config))
-    if not found or int(found.group(1)) + int(found.group(2)) != num_classes:
-        raise ValueError(f'cannot tell thing from stuff classes in fixture config {config!r}')
-    return int(found.group(1)), int(found.group(2))
+    if found and int(found.group(1)) + int(found.group(2)) == num_classes:
+        return int(found.group(1)), int(found.group(2))
+    if num_classes == COCO_PANOPTIC_SPLIT[0] + COCO_PANOPTIC_SPLIT[1]:
+        return COCO_PANOPTIC_SPLIT
+    raise ValueError(f'cannot tell thing from stuff classes ({num_classes} in all) in fixture config {config!r}')
 
 
 def _resnet_depth(fixture: dict) -> int:

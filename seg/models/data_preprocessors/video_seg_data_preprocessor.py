@@ -56,12 +56,15 @@ class VideoSegDataPreprocessor(DetDataPreprocessor):
         lengths = {len(clip) for clip in clips}
         if len(lengths) != 1:
             raise ValueError(f'clips of one batch must have the same number of frames; got {sorted(lengths)}')
+        num_frames = lengths.pop()
         frames = [frame for clip in clips for frame in clip]
         frame_samples = [frame for sample in data['data_samples'] for frame in sample]
         out = super().forward(dict(inputs=frames, data_samples=frame_samples), training)
-        num_frames = lengths.pop()
-        inputs = out['inputs'].unflatten(0, (len(clips), num_frames))
-        return dict(inputs=inputs, data_samples=data['data_samples'])
+        # The parent returns new (cast, padded, moved) frame samples: put those back in the clips.
+        samples = data['data_samples']
+        for i, sample in enumerate(samples):
+            sample.video_data_samples = out['data_samples'][i * num_frames:(i + 1) * num_frames]
+        return dict(inputs=out['inputs'].unflatten(0, (len(clips), num_frames)), data_samples=samples)
 
     @staticmethod
     def _segment_masks(sample) -> torch.Tensor:

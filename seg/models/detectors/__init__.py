@@ -1,3 +1,4 @@
 from .rapsam import RapSAM
+from .rapsam_video import RapSAMVideo
 
-__all__ = ['RapSAM']
+__all__ = ['RapSAM', 'RapSAMVideo']

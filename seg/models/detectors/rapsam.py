@@ -70,8 +70,8 @@ class RapSAM(BaseDetector):
         Images get ``pred_panoptic_seg`` (stuff = class id, thing = class +
         1000·instance id, void = number of classes) and ``pred_instances``;
         frames of clips get ``pred_track_panoptic_seg`` and
-        ``pred_track_instances`` (``instances_id`` = query index + 1, the same
-        object in every frame); prompted images get ``pred_instances.masks``
+        ``pred_track_instances`` (``instances_id`` = query · classes + label + 1,
+        the same object in every frame); prompted images get ``pred_instances.masks``
         (K, H, W) bool and ``pred_instances.ious`` (K,), one per prompt.
         Masks are at ``ori_shape`` when ``rescale``, else at ``img_shape``.
         """
@@ -90,7 +90,8 @@ class RapSAM(BaseDetector):
                         frame.pred_track_panoptic_seg = result['pan_results']
                     if 'ins_results' in result:
                         instances = result['ins_results']
-                        instances.instances_id = instances.queries + 1
+                        # One id per (query, class): a query may be in the top-k with two classes.
+                        instances.instances_id = instances.queries * self.panoptic_head.num_classes + instances.labels + 1
                         frame.pred_track_instances = instances
             return data_samples
         for sample, result in zip(data_samples, self.panoptic_fusion_head.predict(

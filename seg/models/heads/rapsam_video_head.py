@@ -365,7 +365,9 @@ class RapSAMVideoHead(BaseModule):
         if self.num_mask_tokens > 1:
             mask_targets = mask_targets.repeat_interleave(self.num_mask_tokens, 0)
         logits = mask_logits.flatten(0, 1)
-        num_total = max(reduce_mean(cls_logits.new_tensor([float(cls_logits.size(1))])).item(), 1.0)
+        # The mean over all prompt masks of the batch (the official divides by the prompts of
+        # one image, which is the same at its batch size of 1).
+        num_total = max(reduce_mean(cls_logits.new_tensor([float(logits.size(0))])).item(), 1.0)
         loss_mask, loss_dice = self._point_losses(logits, mask_targets, num_total, per_mask=True)
         iou_target = (1 - loss_dice / self.loss_dice.loss_weight).detach()
         loss_iou = F.mse_loss(ious.flatten(), iou_target, reduction='sum') / num_total * IOU_LOSS_WEIGHT
