@@ -62,3 +62,4 @@ test_evaluator = dict(
     metric='youtube_vis_ap',
     outfile_prefix='work_dirs/youtube_vis_2019_results/rap_sam_r50',
     format_only=True)
+test_cfg = dict(_delete_=True, type='TestLoop')

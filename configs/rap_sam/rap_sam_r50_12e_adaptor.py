@@ -90,3 +90,4 @@ default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1, max_keep
 
 # Training only: evaluate with eval_rap_sam_{coco,prompt,yt19}.py.
 val_cfg = None
+test_cfg = None

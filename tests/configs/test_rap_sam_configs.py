@@ -32,6 +32,12 @@ def test_config_loads_with_a_complete_model(path):
     for key in ('backbone', 'neck', 'panoptic_head', 'panoptic_fusion_head', 'data_preprocessor'):
         assert key in cfg.model, f'{path.name}: model.{key} missing'
     assert cfg.model.panoptic_head.num_things_classes == cfg.model.panoptic_fusion_head.num_things_classes
+    for split in ('train', 'val', 'test'):
+        parts = [cfg.get(f'{split}_dataloader'), cfg.get(f'{split}_cfg')] + (
+            [cfg.get(f'{split}_evaluator')] if split != 'train' else [])
+        assert all(p is None for p in parts) or all(p is not None for p in parts), f'{path.name}: {split} half set'
+    if path.name.startswith('eval_'):
+        assert cfg.test_dataloader is not None and cfg.test_evaluator is not None
 
 
 def test_official_recipe_without_vocabulary_file_names_the_command():

@@ -35,8 +35,8 @@ def cfg(toy_root):
     return cfg
 
 
-def build_model(cfg):
-    torch.manual_seed(0)
+def build_model(cfg, seed=0):
+    torch.manual_seed(seed)
     with DefaultScope.overwrite_default_scope('seg'):
         return MODELS.build(copy.deepcopy(cfg.model))
 
@@ -89,8 +89,8 @@ def test_predict_panoptic_and_prompts(cfg):
     assert result.pred_instances.masks.shape[1:] == (h, w)
 
     sample = DetDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w), scale_factor=(1.0, 1.0)))
-    sample.gt_instances_collected = InstanceData(point_coords=torch.tensor([[10., 10., 16., 16.], [40., 50., 46., 56.]]),
-                                                 pb_labels=torch.ones(2, dtype=torch.long))
+    boxes = torch.tensor([[10., 10., 16., 16.], [40., 50., 46., 56.]])
+    sample.gt_instances_collected = InstanceData(point_coords=boxes, pb_labels=torch.ones(2, dtype=torch.long))
     data = model.data_preprocessor(dict(inputs=[val[0]['inputs']], data_samples=[sample]), training=False)
     with torch.no_grad():
         result = model.predict(data['inputs'], data['data_samples'])[0]
@@ -167,3 +167,12 @@ def test_task_batch_sampler_never_mixes_sources():
     assert all(len({sampler_of(i) for i in batch}) == 1 for batch in batches)
     assert sorted(i for batch in batches for i in batch) == list(range(15))
     assert sum(len(b) == 1 for b in batches) == 3, 'one odd leftover per source'
+
+
+def test_random_vocabulary_is_the_same_in_every_build(cfg):
+    """Without a class-embedding file the vocabulary is drawn from a fixed seed: checkpoints do not store it."""
+    first = build_model(cfg, seed=1).panoptic_head.fc_cls
+    second = build_model(cfg, seed=2).panoptic_head.fc_cls
+    assert torch.equal(first, second)
+    embed = first[:, :-1, 0]
+    torch.testing.assert_close(embed.T @ embed, torch.eye(embed.shape[1]), atol=1e-5, rtol=0)

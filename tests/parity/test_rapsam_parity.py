@@ -2,7 +2,6 @@
 from pathlib import Path
 
 import pytest
-import torch
 
 from seg.parity import compare_outputs, fixture_state_dict, load_fixture, supported_kinds
 from seg.parity.rapsam import rapsam_model_config

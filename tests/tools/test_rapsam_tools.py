@@ -46,3 +46,82 @@ def test_prompt_evaluation_of_the_checkpoint(dist_run, tmp_path):
     assert test.returncode == 0, log[-3000:]
     for key in ('prompt/mIoU', 'prompt/NoC@0.5', 'prompt/NoC@0.9'):
         assert key in log
+
+
+@pytest.mark.slow
+def test_toy_training_beats_the_untrained_model(tmp_path):
+    """1000 iterations on the toy data: the loss falls and PQ clearly beats the untrained model's.
+
+    Measured (seed 0): PQ 12.0 (stuff 30.1, things 0) after training vs 0.0 untrained. Prompt mIoU does not
+    improve yet on the toy (0.063 vs 0.046), so it is not asserted here: see issue 3.
+    """
+    import json
+
+    from seg.apis import load_config
+    from seg.apis.runner import adapt_to_machine, build_runner
+
+    def evaluate(config, work_dir, checkpoint=None):
+        cfg = adapt_to_machine(load_config(str(REPO / config), work_dir=str(work_dir)), 'none')
+        cfg.load_from = checkpoint
+        return build_runner(cfg).test()
+
+    untrained_pq = evaluate(TRAIN, tmp_path / 'u_pq')['coco_panoptic/PQ']
+    run = tmp_path / 'run'
+    proc = subprocess.run([sys.executable, 'tools/train.py', TRAIN, '--work-dir', str(run)], cwd=REPO,
+                          capture_output=True, text=True, timeout=3600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    records = [json.loads(line) for path in run.glob('*/vis_data/scalars.json')
+               for line in path.read_text().splitlines() if '"loss"' in line]
+    first, last = records[:30], records[-30:]
+    assert sum(r['loss'] for r in last) < 0.5 * sum(r['loss'] for r in first)
+    trained_pq = evaluate(TRAIN, tmp_path / 't_pq', str(run / 'iter_1000.pth'))['coco_panoptic/PQ']
+    assert trained_pq > untrained_pq + 5, (untrained_pq, trained_pq)
+
+
+def test_official_recipe_trains_on_cpu_on_the_toy_mix(tmp_path):
+    """rap_sam_r50_12e_adaptor.py itself (ResNet-50, 100 queries, SyncBN neck), its data swapped for the toy mix.
+
+    Without shuffling and with 2 images per COCO source, 8 iterations cover every source of the mix
+    (2 pseudo-video COCO images, 4 YouTube-VIS clips, 2 COCO-SAM images); the run must finish and write a
+    checkpoint.
+    """
+    from mmengine.config import Config
+
+    from seg.apis.runner import adapt_to_machine, build_runner
+    from seg.datasets.toy_data import make_all
+    make_all(REPO / 'data' / 'toy', layouts=('coco_panoptic', 'ytvis'))
+    cfg = Config.fromfile(REPO / 'configs' / 'rap_sam' / 'rap_sam_r50_12e_adaptor.py')
+    toy = Config.fromfile(REPO / 'configs' / '_base_' / 'datasets' / 'toy_coco_panoptic_video_yt19_sam.py')
+    cfg.train_dataloader = toy.train_dataloader
+    cfg.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=False)
+    coco, yt19, sam = cfg.train_dataloader.dataset.datasets
+    coco.dataset.indices = sam.dataset.indices = 2
+    yt19.times = 1
+    cfg.model.backbone.init_cfg = None
+    cfg.model.data_preprocessor.batch_augments[0].size = (128, 128)
+    cfg.model.panoptic_head.update(num_things_classes=4, num_stuff_classes=2, class_embed_path=None,
+                                   class_embed_dim=64)
+    cfg.model.panoptic_head.loss_cls.class_weight = [1.0] * 6 + [0.1]
+    cfg.model.panoptic_fusion_head.update(num_things_classes=4, num_stuff_classes=2)
+    cfg.model.train_cfg.num_points = 1024
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=8)
+    cfg.param_scheduler = None
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=8)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+    cfg.log_processor = dict(type='LogProcessor', window_size=1, by_epoch=False)
+    cfg.work_dir = str(tmp_path)
+    cfg.randomness = dict(seed=0)
+    runner = build_runner(adapt_to_machine(cfg, 'none'))
+    tags = []
+    forward = runner.model.loss
+
+    def recording_loss(inputs, data_samples):
+        first = data_samples[0]
+        tags.append(first[0].metainfo['data_tag'] if hasattr(first, 'video_data_samples') else
+                    first.metainfo['data_tag'])
+        return forward(inputs, data_samples)
+
+    runner.model.loss = recording_loss
+    runner.train()
+    assert (tmp_path / 'iter_8.pth').is_file()
+    assert set(tags) == {'coco', 'yt19', 'sam'}, tags

@@ -91,7 +91,8 @@ class RapSAM(BaseDetector):
                     if 'ins_results' in result:
                         instances = result['ins_results']
                         # One id per (query, class): a query may be in the top-k with two classes.
-                        instances.instances_id = instances.queries * self.panoptic_head.num_classes + instances.labels + 1
+                        num_classes = self.panoptic_head.num_classes
+                        instances.instances_id = instances.queries * num_classes + instances.labels + 1
                         frame.pred_track_instances = instances
             return data_samples
         for sample, result in zip(data_samples, self.panoptic_fusion_head.predict(

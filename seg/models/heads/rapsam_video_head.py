@@ -1,6 +1,5 @@
 """RapSAM's shared decoder: object queries for panoptic / video segmentation, prompt queries for SAM-style masks."""
-import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -10,7 +9,7 @@ from mmdet.models.layers import coordinate_to_encoding, inverse_sigmoid
 from mmdet.models.utils import get_uncertain_point_coords_with_randomness, preprocess_panoptic_gt
 from mmdet.structures import SampleList, TrackDataSample
 from mmdet.structures.bbox import bbox_xyxy_to_cxcywh
-from mmdet.utils import ConfigType, OptConfigType, reduce_mean
+from mmdet.utils import OptConfigType, reduce_mean
 from mmengine.model import BaseModule
 from mmengine.structures import InstanceData
 from torch import Tensor
@@ -27,6 +26,8 @@ LOGIT_SCALE = 4.6052
 # Prompt boxes are jittered in training by ±(PROMPT_NOISE_SCALE · PROMPT_NOISE_FRACTION) of their size.
 PROMPT_NOISE_SCALE = 0.4
 PROMPT_NOISE_FRACTION = 0.01
+# Seed of the random orthogonal vocabulary used when no class-embedding file is given.
+RANDOM_VOCABULARY_SEED = 0
 # The IoU-regression loss of the prompt path is weighted ×10, as in the official recipe.
 IOU_LOSS_WEIGHT = 10.0
 
@@ -99,7 +100,10 @@ class RapSAMVideoHead(BaseModule):
         if class_embed_path is not None:
             class_embed = load_class_embeddings(class_embed_path, num_classes=self.num_classes)
         else:
-            class_embed = nn.init.orthogonal_(torch.empty(self.num_classes, class_embed_dim))[:, None]
+            # Fixed seed: the vocabulary is not saved in checkpoints, so every build must draw the same.
+            generator = torch.Generator().manual_seed(RANDOM_VOCABULARY_SEED)
+            class_embed = torch.linalg.qr(torch.randn(class_embed_dim, self.num_classes, generator=generator))[0]
+            class_embed = class_embed.T[:, None].contiguous()
         self.register_buffer('fc_cls', torch.empty(0), persistent=False)
         self.set_class_embeddings(class_embed)
         self.register_buffer('logit_scale', torch.tensor(LOGIT_SCALE), persistent=False)
@@ -129,6 +133,18 @@ class RapSAMVideoHead(BaseModule):
             self.num_points = train_cfg.get('num_points', 12544)
             self.oversample_ratio = train_cfg.get('oversample_ratio', 3.0)
             self.importance_sample_ratio = train_cfg.get('importance_sample_ratio', 0.75)
+
+    def init_weights(self) -> None:
+        """Start the panoptic adaptor's masks unsaturated (only matters when training from scratch).
+
+        The adaptor's queries are the LayerNorm + ReLU output of a kernel updator
+        and serve directly as mask kernels: with a unit LayerNorm gain their mask
+        logits start saturated (std 9.1 against 1.3-1.5 for the decoder stages,
+        toy config, 64 channels), where dice gradients vanish. A gain of 1/sqrt(C)
+        starts them at the stages' scale. Checkpoints overwrite it.
+        """
+        super().init_weights()
+        nn.init.constant_(self.panoptic_attn.fc_norm.weight, self.panoptic_attn.fc_norm.weight.numel() ** -0.5)
 
     def set_class_embeddings(self, class_embed: Tensor) -> None:
         """Use a new vocabulary: ``class_embed`` (C, S, D) unit rows; a zero background row is appended.

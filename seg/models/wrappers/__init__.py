@@ -1,0 +1,3 @@
+from .distributed import MMDistributedDataParallel
+
+__all__ = ['MMDistributedDataParallel']
