@@ -15,9 +15,6 @@ from seg.registry import MODELS
 
 from .runner import load_config
 
-# A click is given to the model as a 6×6 pseudo-box, as in training.
-CLICK_HALF_SIZE = 3
-
 
 def init_model(config: str, weights: Optional[str] = None, device: str = 'cpu') -> torch.nn.Module:
     """Build the config's model in eval mode on ``device`` and load ``weights`` (strict) if given."""
@@ -54,7 +51,7 @@ def segment_image(model: torch.nn.Module, image: np.ndarray, points: Optional[Se
                                          scale_factor=(1.0, 1.0)))
     prompts = []
     if points:
-        prompts.append(points_to_boxes(torch.tensor(points, dtype=torch.float32).reshape(-1, 2), CLICK_HALF_SIZE))
+        prompts.append(points_to_boxes(torch.tensor(points, dtype=torch.float32).reshape(-1, 2)))
     if boxes:
         prompts.append(torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4))
     if prompts:

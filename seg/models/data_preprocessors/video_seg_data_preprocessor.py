@@ -1,5 +1,4 @@
 """Normalise, pad and batch images or video clips, and make the prompts of SAM-style samples."""
-
 import torch
 from mmdet.models.data_preprocessors import DetDataPreprocessor
 from mmdet.structures import TrackDataSample
@@ -7,9 +6,6 @@ from mmengine.structures import InstanceData
 
 from seg.models.utils.prompts import interior_points, points_to_boxes, random_foreground_points
 from seg.registry import MODELS
-
-# A click is turned into a (2·CLICK_HALF_SIZE)-pixel square pseudo-box.
-CLICK_HALF_SIZE = 3
 
 
 @MODELS.register_module()
@@ -79,7 +75,7 @@ class VideoSegDataPreprocessor(DetDataPreprocessor):
                              'segment to click on; filter empty images in the pipeline')
         points, index = random_foreground_points(masks, self.num_train_prompts)
         sample.gt_instances_collected = InstanceData(
-            point_coords=points_to_boxes(points, CLICK_HALF_SIZE), pb_labels=torch.ones_like(index),
+            point_coords=points_to_boxes(points), pb_labels=torch.ones_like(index),
             masks=masks[index])
 
     def _add_interior_prompts(self, sample) -> None:
@@ -101,7 +97,7 @@ class VideoSegDataPreprocessor(DetDataPreprocessor):
         if at_original:
             w_scale, h_scale = sample.metainfo['scale_factor'][:2]
             points = points.float() * points.new_tensor([w_scale, h_scale], dtype=torch.float32)
-        boxes = points_to_boxes(points, CLICK_HALF_SIZE)
+        boxes = points_to_boxes(points)
         sample.gt_instances_collected = InstanceData(
             point_coords=boxes, pb_labels=torch.ones(len(masks), dtype=torch.long, device=masks.device),
             masks=masks)

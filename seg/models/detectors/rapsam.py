@@ -107,10 +107,17 @@ class RapSAM(BaseDetector):
     def _add_prompt_results(mask_logits: Tensor, ious: Tensor, data_samples: SampleList,
                             rescale: bool) -> SampleList:
         for logits, iou, sample in zip(mask_logits, ious, data_samples):
-            height, width = sample.metainfo['img_shape'][:2]
-            logits = logits[:, :height, :width]
-            if rescale:
-                logits = F.interpolate(logits[None], size=sample.metainfo['ori_shape'][:2], mode='bilinear',
-                                       align_corners=False)[0]
+            logits = crop_and_rescale(logits, sample.metainfo, rescale)
             sample.pred_instances = InstanceData(masks=logits > 0, ious=iou[:, 0])
         return data_samples
+
+
+def crop_and_rescale(logits: Tensor, metainfo: dict, rescale: bool) -> Tensor:
+    """(N, H_in, W_in) logits at the padded input size → cropped to ``img_shape``, then
+    bilinearly resized to ``ori_shape`` when ``rescale`` (as MaskFormer's fusion head does)."""
+    height, width = metainfo['img_shape'][:2]
+    logits = logits[:, :height, :width]
+    if rescale:
+        logits = F.interpolate(logits[None], size=metainfo['ori_shape'][:2], mode='bilinear',
+                               align_corners=False)[0]
+    return logits

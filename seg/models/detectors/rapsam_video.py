@@ -11,7 +11,8 @@ from mmengine.structures import InstanceData
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
-from seg.models.detectors.rapsam import RapSAM
+from seg.models.detectors.rapsam import RapSAM, crop_and_rescale
+from seg.models.heads.query_fusion_head import binary_masks_and_scores, top_thing_queries
 from seg.registry import MODELS
 
 
@@ -195,28 +196,16 @@ class RapSAMVideo(RapSAM):
         cropped to ``img_shape``, then to ``ori_shape`` when ``rescale``.
         """
         logits = F.interpolate(logits[None], size=input_shape, mode='bilinear', align_corners=False)[0]
-        height, width = frame.metainfo['img_shape'][:2]
-        logits = logits[:, :height, :width]
-        if rescale:
-            logits = F.interpolate(logits[None], size=frame.metainfo['ori_shape'][:2], mode='bilinear',
-                                   align_corners=False)[0]
-        binary = logits > 0
-        area = binary.flatten(1).sum(1)
-        mask_scores = (logits.sigmoid() * binary).flatten(1).sum(1) / (area + 1e-6)
+        binary, mask_scores = binary_masks_and_scores(crop_and_rescale(logits, frame.metainfo, rescale))
         rles = mask_util.encode(np.asfortranarray(binary.permute(1, 2, 0).cpu().numpy().astype(np.uint8)))
         return rles, mask_scores
 
     def _add_track_results(self, sample: TrackDataSample, video: VideoQueryTracks) -> None:
         """Pick the video's top (query, thing class) pairs and give every frame their masks."""
         head = self.panoptic_fusion_head
-        num_classes = head.num_classes
-        scores = F.softmax(video.class_logits(), dim=-1)[:, :-1].cpu()
-        max_per_video = (self.test_cfg or {}).get('max_per_image', 100)
-        top_scores, top_index = scores.flatten().topk(min(max_per_video, scores.numel()))
-        labels = top_index % num_classes
-        keep = labels < head.num_things_classes
-        top_scores, top_index, labels = top_scores[keep], top_index[keep], labels[keep]
-        queries = torch.div(top_index, num_classes, rounding_mode='floor')
+        top_scores, labels, queries = top_thing_queries(video.class_logits().cpu(),
+                                                        (self.test_cfg or {}).get('max_per_image', 100),
+                                                        head.num_things_classes)
         for t, (rles, mask_scores) in enumerate(zip(video.frame_rles, video.frame_mask_scores)):
             frame = sample[t]
             if len(queries):
@@ -227,4 +216,4 @@ class RapSAMVideo(RapSAM):
                 masks = torch.zeros((0, height, width), dtype=torch.bool)
             frame.pred_track_instances = InstanceData(
                 masks=masks, bboxes=mask2bbox(masks), labels=labels, scores=top_scores * mask_scores[queries],
-                queries=queries, instances_id=top_index + 1)
+                queries=queries, instances_id=queries * head.num_classes + labels + 1)

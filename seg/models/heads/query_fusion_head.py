@@ -1,4 +1,6 @@
 """MaskFormer panoptic/instance post-processing that also reports which query made each instance."""
+from typing import Tuple
+
 import torch
 import torch.nn.functional as F
 from mmdet.models.seg_heads.panoptic_fusion_heads import MaskFormerFusionHead
@@ -29,16 +31,37 @@ class QueryFusionHead(MaskFormerFusionHead):
             sigmoid), ``masks`` (logit > 0), ``bboxes`` (xyxy, exclusive max) and
             ``queries``, in ``topk`` order.
         """
-        max_per_image = self.test_cfg.get('max_per_image', 100)
-        scores = F.softmax(mask_cls, dim=-1)[:, :-1]
-        top_scores, top_indices = scores.flatten().topk(min(max_per_image, scores.numel()), sorted=False)
-        labels = top_indices % self.num_classes
-        queries = torch.div(top_indices, self.num_classes, rounding_mode='floor')
-        is_thing = labels < self.num_things_classes
-        top_scores, labels, queries = top_scores[is_thing], labels[is_thing], queries[is_thing]
-        logits = mask_pred[queries]
-        binary = (logits > 0).float()
-        mask_scores = (logits.sigmoid() * binary).flatten(1).sum(1) / (binary.flatten(1).sum(1) + 1e-6)
-        masks = binary.bool()
+        top_scores, labels, queries = top_thing_queries(mask_cls, self.test_cfg.get('max_per_image', 100),
+                                                        self.num_things_classes, sorted=False)
+        masks, mask_scores = binary_masks_and_scores(mask_pred[queries])
         return InstanceData(bboxes=mask2bbox(masks), labels=labels, scores=top_scores * mask_scores, masks=masks,
                             queries=queries)
+
+
+def top_thing_queries(mask_cls: Tensor, max_per_image: int, num_things: int,
+                      sorted: bool = True) -> Tuple[Tensor, Tensor, Tensor]:
+    """The top ``max_per_image`` (query, class) pairs by class probability, things only.
+
+    Args:
+        mask_cls: (N, C+1) class logits, background last.
+        max_per_image: pairs taken before the stuff classes are dropped.
+        num_things: classes below this id are things.
+        sorted: order by score (``topk``'s ``sorted``; MaskFormer uses False).
+
+    Returns:
+        probabilities (K,), labels (K,) and query indices (K,).
+    """
+    scores = F.softmax(mask_cls, dim=-1)[:, :-1]
+    num_classes = scores.shape[1]
+    top_scores, top_indices = scores.flatten().topk(min(max_per_image, scores.numel()), sorted=sorted)
+    labels = top_indices % num_classes
+    queries = torch.div(top_indices, num_classes, rounding_mode='floor')
+    is_thing = labels < num_things
+    return top_scores[is_thing], labels[is_thing], queries[is_thing]
+
+
+def binary_masks_and_scores(logits: Tensor) -> Tuple[Tensor, Tensor]:
+    """(K, H, W) mask logits → masks (logit > 0, bool) and (K,) mean sigmoid inside each (0 when empty)."""
+    binary = (logits > 0).float()
+    scores = (logits.sigmoid() * binary).flatten(1).sum(1) / (binary.flatten(1).sum(1) + 1e-6)
+    return binary.bool(), scores

@@ -17,6 +17,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+# A click reaches the model as a (2·CLICK_HALF_SIZE)-pixel square pseudo-box (RAP-SAM: 6×6).
+CLICK_HALF_SIZE = 3
+
 
 def _check_masks(masks: Tensor) -> None:
     if masks.ndim != 3:
@@ -113,7 +116,7 @@ def random_foreground_points(masks: Tensor,
     return points.to(device), instance_index.to(device)
 
 
-def points_to_boxes(points: Tensor, half_size: float = 3) -> Tensor:
+def points_to_boxes(points: Tensor, half_size: float = CLICK_HALF_SIZE) -> Tensor:
     """The pseudo-box a click is given to the model as: ``[x - s, y - s, x + s, y + s]``.
 
     Args:
