@@ -1,0 +1,6 @@
+"""Video inpainters; importing registers them in ``seg.registry.MODELS``."""
+from .e2fgvi_generator import E2FGVIGenerator, E2FGVIHQGenerator
+from .padding import mirror_pad_to_multiple
+from .temporal_patch_discriminator import TemporalPatchDiscriminator
+
+__all__ = ['E2FGVIGenerator', 'E2FGVIHQGenerator', 'TemporalPatchDiscriminator', 'mirror_pad_to_multiple']
