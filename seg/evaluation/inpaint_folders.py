@@ -1,0 +1,135 @@
+"""Score completed videos saved as frame folders against ground-truth frame folders.
+
+Both roots hold one subfolder per video with its frames (``*.png``, ``*.jpg``),
+matched by sorted name order; every ground-truth video must have a completed
+one with as many frames of the same size. The scores are those of
+:mod:`seg.evaluation.functional.inpainting_metrics` (E2FGVI's evaluation):
+per-video and overall PSNR/SSIM, VFID with local I3D weights, E_warp on request.
+``tools/analysis/inpaint_eval.py`` is the command line over
+:func:`evaluate_inpainting_folders`.
+"""
+import json
+import os
+import os.path as osp
+import tempfile
+from typing import Dict, List, Optional
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from seg.evaluation.functional.inpainting_metrics import (FlowFn, build_vfid_network, dis_flow, i3d_features, psnr,
+                                                          ssim, summarize_scores, vfid_from_features, warping_error)
+
+__all__ = ['read_frame_folder', 'evaluate_inpainting_folders', 'write_json_atomic']
+
+#: Frame files read from a video folder (lower-case extensions).
+FRAME_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp')
+
+
+def _frame_files(folder: str) -> List[str]:
+    return sorted(n for n in os.listdir(folder)
+                  if osp.splitext(n)[1].lower() in FRAME_EXTENSIONS and not n.startswith('.'))
+
+
+def read_frame_folder(folder: str) -> np.ndarray:
+    """All frames of a video folder, sorted by file name.
+
+    Args:
+        folder: Folder of ``*.png`` / ``*.jpg`` frames of one size.
+
+    Returns:
+        (T, H, W, 3) uint8 RGB.
+    """
+    files = _frame_files(folder)
+    if not files:
+        raise FileNotFoundError(f'{folder} holds no frames ({", ".join(FRAME_EXTENSIONS)})')
+    frames = []
+    for name in files:
+        image = cv2.imread(osp.join(folder, name), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f'{osp.join(folder, name)} is not a readable image; replace or remove it')
+        if frames and image.shape != frames[0].shape:
+            raise ValueError(f'{osp.join(folder, name)} is {image.shape[0]}x{image.shape[1]} but {files[0]} is '
+                             f'{frames[0].shape[0]}x{frames[0].shape[1]}; all frames of a video need one size')
+        frames.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+    return np.stack(frames)
+
+
+def evaluate_inpainting_folders(gt_dir: str,
+                                pred_dir: str,
+                                i3d_weights: Optional[str] = None,
+                                ewarp: bool = False,
+                                flow_fn: FlowFn = dis_flow,
+                                show_progress: bool = False) -> Dict[str, Dict]:
+    """Per-video and overall scores of the completed videos in ``pred_dir``.
+
+    Args:
+        gt_dir: Root of the ground truth, ``<gt_dir>/<video>/<frame>.png``.
+        pred_dir: Root of the completed videos, the same video names.
+        i3d_weights: Local ``i3d_rgb_imagenet.pt`` for VFID (needs at least two
+            videos); None skips it; a missing file skips it with a logged message
+            and ``overall['VFID'] = None``.
+        ewarp: Also compute E_warp per video (flow of the ground truth by ``flow_fn``).
+        flow_fn: Flow estimator for E_warp.
+        show_progress: Show a progress bar over the videos.
+
+    Returns:
+        ``{'videos': {video: {'num_frames', 'PSNR', 'SSIM'[, 'E_warp']}},
+        'overall': {'num_videos', 'num_frames', 'PSNR', 'SSIM'[, 'E_warp'][, 'VFID']}}``
+        (PSNR in dB; overall PSNR/SSIM averaged over all frames).
+    """
+    for label, root in (('ground-truth', gt_dir), ('prediction', pred_dir)):
+        if not osp.isdir(root):
+            raise FileNotFoundError(f'{label} folder {root} does not exist')
+    videos = sorted(n for n in os.listdir(gt_dir) if osp.isdir(osp.join(gt_dir, n)))
+    if not videos:
+        raise FileNotFoundError(f'{gt_dir} has no video subfolders: expected <gt_dir>/<video>/<frame>.png')
+    missing = [v for v in videos if not osp.isdir(osp.join(pred_dir, v))]
+    if missing:
+        raise FileNotFoundError(f'{len(missing)} ground-truth videos have no folder in {pred_dir}: {missing[:5]}; '
+                                'write every video or evaluate a ground-truth folder holding only those present')
+    i3d = build_vfid_network(i3d_weights)
+    scores, real_features, fake_features = {}, [], []
+    for video in tqdm(videos, desc='videos', disable=not show_progress):
+        gt = read_frame_folder(osp.join(gt_dir, video))
+        pred = read_frame_folder(osp.join(pred_dir, video))
+        if len(gt) != len(pred):
+            raise ValueError(f'video {video!r}: {len(gt)} ground-truth frames but {len(pred)} completed frames; '
+                             'write exactly one completed frame per ground-truth frame')
+        if gt.shape != pred.shape:
+            raise ValueError(f'video {video!r}: ground-truth frames are {gt.shape[1]}x{gt.shape[2]} but completed '
+                             f'frames {pred.shape[1]}x{pred.shape[2]}; save the results at the ground-truth size')
+        scores[video] = dict(psnr=[psnr(g, p) for g, p in zip(gt, pred)], ssim=[ssim(g, p) for g, p in zip(gt, pred)],
+                             ewarp=warping_error(pred, gt, flow_fn) if ewarp and len(gt) >= 2 else None)
+        if i3d is not None:
+            real_features.append(i3d_features(gt, i3d))
+            fake_features.append(i3d_features(pred, i3d))
+    summary = summarize_scores(scores)
+    if i3d_weights is not None and i3d is None:
+        summary['overall']['VFID'] = None
+    elif i3d is not None:
+        if len(videos) < 2:
+            raise ValueError('VFID needs at least two videos; drop the I3D weights to score one video')
+        summary['overall']['VFID'] = vfid_from_features(np.stack(real_features), np.stack(fake_features))
+    return summary
+
+
+def write_json_atomic(path: str, obj: Dict) -> None:
+    """Write ``obj`` as indented json to ``path`` via a temporary file in the same folder and ``os.replace``.
+
+    Args:
+        path: Destination file; its folder is created.
+        obj: json-serialisable object (``inf`` is written as ``Infinity``).
+    """
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix='.json.tmp', dir=folder)
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            json.dump(obj, f, indent=2)
+            f.write('\n')
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
