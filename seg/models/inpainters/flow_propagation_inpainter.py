@@ -1,0 +1,360 @@
+"""Training-free video inpainting: known pixels carried along optical flow, OpenCV Telea for the rest."""
+from typing import Dict, List, Tuple
+
+import cv2
+import numpy as np
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from seg.registry import MODELS
+
+#: OpenCV DIS optical-flow presets by name.
+DIS_PRESETS = {
+    'ultrafast': cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    'fast': cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    'medium': cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+#: A bilinear sample of the known-pixel map at least this high has only known pixels under its weights.
+KNOWN_THRESHOLD = 0.999
+
+#: Phase-correlation peaks below this response are not trusted as the global motion.
+PHASE_CORRELATION_MIN_RESPONSE = 0.2
+#: :func:`smooth_fill` works in a box reaching this many times the holes' extent (plus the minimum, px) beyond them.
+SMOOTH_FILL_CONTEXT = 0.5
+SMOOTH_FILL_MIN_CONTEXT = 16
+
+# (N, 2) float32 (x, y) positions in pixels, origin at the top-left pixel centre.
+Positions = np.ndarray
+
+
+def bilinear(field: np.ndarray, xy: Positions) -> np.ndarray:
+    """Bilinear samples of ``field`` (H, W) or (H, W, C) at ``xy`` (N, 2) (x, y) px → (N, C) float32.
+
+    Positions outside the frame are clamped to its border.
+    """
+    h, w = field.shape[:2]
+    values = field.reshape(h, w, -1).astype(np.float32, copy=False)
+    x = np.clip(xy[:, 0], 0, w - 1)
+    y = np.clip(xy[:, 1], 0, h - 1)
+    x0 = np.minimum(np.floor(x).astype(np.intp), w - 2) if w > 1 else np.zeros(len(x), np.intp)
+    y0 = np.minimum(np.floor(y).astype(np.intp), h - 2) if h > 1 else np.zeros(len(y), np.intp)
+    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+    top = values[y0, x0] * (1 - fx) + values[y0, x1] * fx
+    bottom = values[y1, x0] * (1 - fx) + values[y1, x1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def smooth_fill(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Fill the unknown part of ``values`` smoothly from the known part (pull-push normalised convolution).
+
+    The known values and their 0/1 weights go down a Gaussian pyramid until every
+    pixel has support; coming back up, each level keeps its own normalised average
+    where its weight is high and takes the upsampled coarser estimate where it is
+    low. A constant field is filled exactly, a linear one nearly so. Only a box
+    around the unknown pixels (``SMOOTH_FILL_CONTEXT`` times their extent each
+    side) is computed.
+
+    Args:
+        values: (H, W) or (H, W, C) float32, C <= 3.
+        known: (H, W) bool, at least one True.
+
+    Returns:
+        np.ndarray: (H, W, C) float32, equal to ``values`` on known pixels.
+    """
+    h, w = known.shape
+    out = values.reshape(h, w, -1).astype(np.float32)
+    ys, xs = np.nonzero(~known)
+    if len(ys) == 0:
+        return out
+    pad = int(SMOOTH_FILL_CONTEXT * max(ys.max() - ys.min(), xs.max() - xs.min())) + SMOOTH_FILL_MIN_CONTEXT
+    top, bottom = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
+    left, right = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
+    weight = known[top:bottom, left:right].astype(np.float32)
+    if not weight.any():
+        top, bottom, left, right = 0, h, 0, w
+        weight = known.astype(np.float32)
+    level = np.dstack([out[top:bottom, left:right] * weight[..., None], weight])
+    levels = [level]
+    while level[..., -1].min() <= 0 and min(level.shape[:2]) > 1:
+        level = cv2.pyrDown(level).reshape((level.shape[0] + 1) // 2, (level.shape[1] + 1) // 2, -1)
+        levels.append(level)
+    estimate = level[..., :-1] / np.maximum(level[..., -1:], 1e-12)
+    for level in reversed(levels[:-1]):
+        size = level.shape[:2]
+        coarse = cv2.pyrUp(estimate, dstsize=(size[1], size[0])).reshape(*size, -1)
+        confidence = np.clip(level[..., -1:], 0, 1)
+        estimate = confidence * level[..., :-1] / np.maximum(level[..., -1:], 1e-12) + (1 - confidence) * coarse
+    out = out.copy() if out is values else out
+    out[top:bottom, left:right] = estimate
+    return out
+
+
+@MODELS.register_module()
+class FlowPropagationInpainter(nn.Module):
+    """Fill video holes by following optical flow to frames where the hidden pixels are visible.
+
+    No learned weights; everything runs in numpy/OpenCV on the CPU. For one window
+    (consecutive local frames, then reference frames):
+
+    1. **Flow estimation.** Each frame is turned grey and its holes are filled
+       coarsely by masked smoothing (:func:`smooth_fill`); OpenCV DIS then gives
+       the forward (i→i+1) and backward (i+1→i) flow between neighbouring local
+       frames, and both flows between the middle local frame and each reference
+       frame (after removing the global translation found by phase correlation,
+       so that pans beyond DIS's search range still match). DIS has no mask
+       input: on raw frames it would match the black (or object) pixels of a
+       moving hole and report the object's motion. The coarse fill removes that
+       signal, but DIS's patches still see it, so the flow is then *completed*
+       wherever it is unreliable: in the source frame's hole grown by
+       ``flow_mask_margin`` px, and where the flow lands in the target frame's
+       grown hole. There it is replaced by the masked smoothing of the
+       surrounding flow, i.e. the background motion continued smoothly into the
+       hole, as flow-guided methods (FGVC, ProPainter) complete flow before
+       propagating. Masked smoothing rather than ``cv2.inpaint`` for both: a
+       fill without texture gives DIS nothing false to match, and OpenCV's Telea
+       on float input (needed for flow) returned values off by up to half their
+       size on a constant field, which the consistency check then rejects.
+    2. **Propagation.** Every hole pixel of a local frame follows the flow chain
+       forward (t→t+1→…) and backward (t→t-1→…) through the local frames; the
+       position is composed step by step and the colour sampled once, bilinearly,
+       where it first lands on known pixels. A step is kept only where the flow
+       passes the forward/backward consistency check
+       ``|f + b(p + f)|^2 < consistency_rel * (|f|^2 + |b|^2) + consistency_abs``
+       (Sundaram et al.; the rule ProPainter uses); a chain that fails or leaves
+       the frame stops.
+    3. **Blending.** Pixels reached in both directions get the two colours
+       weighted by the inverse number of steps to their source frame.
+    4. **References.** Pixels still unfilled follow the chain to the middle
+       local frame and jump to each reference frame along the direct flow; among
+       consistent hits the one with the smallest consistency error wins.
+    5. **Never seen.** What remains is filled by ``cv2.inpaint`` (Telea) from
+       the now partly completed frame.
+
+    Known pixels are returned unchanged.
+
+    Args:
+        flow_preset: DIS preset, one of ``DIS_PRESETS``.
+        flow_mask_margin: px by which holes are grown before their flow is completed
+            (DIS patches that overlap a hole see its fill, not the background).
+        consistency_rel: relative term of the forward/backward check.
+        consistency_abs: absolute term of the check, px^2.
+        use_reference_frames: whether step 4 runs (it costs two DIS flows per reference).
+        telea_radius: px neighbourhood of ``cv2.inpaint`` in step 5.
+        global_motion_prior: remove the global translation (phase correlation) before
+            DIS, so that large camera pans are matched.
+    """
+
+    #: Any frame size works; ``seg.apis.inpaint`` reads this to decide on resizing.
+    fixed_size = None
+
+    def __init__(self,
+                 flow_preset: str = 'medium',
+                 flow_mask_margin: int = 12,
+                 consistency_rel: float = 0.01,
+                 consistency_abs: float = 2.0,
+                 use_reference_frames: bool = True,
+                 telea_radius: int = 5,
+                 global_motion_prior: bool = True):
+        super().__init__()
+        if flow_preset not in DIS_PRESETS:
+            raise ValueError(f'flow_preset {flow_preset!r} is not one of {sorted(DIS_PRESETS)}')
+        self.flow_preset = flow_preset
+        self.flow_mask_margin = int(flow_mask_margin)
+        self.consistency_rel = float(consistency_rel)
+        self.consistency_abs = float(consistency_abs)
+        self.use_reference_frames = bool(use_reference_frames)
+        self.telea_radius = int(telea_radius)
+        self.global_motion_prior = bool(global_motion_prior)
+
+    def inpaint_window(self, frames: Tensor, masks: Tensor, num_local_frames: int) -> Tensor:
+        """Complete the local frames of one window.
+
+        Args:
+            frames: (T, 3, H, W) RGB in [0, 1]; the first ``num_local_frames`` are
+                consecutive, the rest are reference frames.
+            masks: (T, 1, H, W) 0/1, 1 = hole.
+            num_local_frames: number of local frames, 1 <= n <= T.
+
+        Returns:
+            Tensor: (n, 3, H, W) in [0, 1] on ``frames``' device; known pixels are the input's.
+        """
+        if frames.dim() != 4 or frames.shape[1] != 3 or masks.shape != (frames.shape[0], 1, *frames.shape[2:]):
+            raise ValueError(f'expected frames (T, 3, H, W) and masks (T, 1, H, W), got {tuple(frames.shape)} '
+                             f'and {tuple(masks.shape)}')
+        if not 1 <= num_local_frames <= frames.shape[0]:
+            raise ValueError(f'num_local_frames must be in 1..{frames.shape[0]}, got {num_local_frames}')
+        rgb = (frames.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        holes = (masks.detach()[:, 0] > 0.5).cpu().numpy()
+        filled = torch.from_numpy(self.fill_holes(rgb, holes, num_local_frames))
+        filled = filled.to(frames.device, frames.dtype).permute(0, 3, 1, 2) / 255
+        local_holes = (masks[:num_local_frames] > 0.5).to(frames.dtype)
+        return frames[:num_local_frames] * (1 - local_holes) + filled * local_holes
+
+    def fill_holes(self, frames: np.ndarray, holes: np.ndarray, num_local_frames: int) -> np.ndarray:
+        """The numpy core of :meth:`inpaint_window`.
+
+        Args:
+            frames: (T, H, W, 3) uint8 RGB; local frames first, then references.
+            holes: (T, H, W) bool, True = hole.
+            num_local_frames: n, 1 <= n <= T.
+
+        Returns:
+            np.ndarray: (n, H, W, 3) uint8, the local frames with their holes filled.
+        """
+        n = num_local_frames
+        if not holes[:n].any():
+            return frames[:n].copy()
+        refs = list(range(n, len(frames))) if self.use_reference_frames else []
+        centre = (n - 1) // 2
+        dis = cv2.DISOpticalFlow_create(DIS_PRESETS[self.flow_preset])
+        used = list(range(n)) + refs
+        grey = {i: self._coarse_grey(frames[i], holes[i]) for i in used}
+        grown = {i: self._grow(holes[i]) for i in used}
+        forward = [self._flow(dis, grey[i], grey[i + 1], grown[i], grown[i + 1]) for i in range(n - 1)]
+        backward = [self._flow(dis, grey[i + 1], grey[i], grown[i + 1], grown[i]) for i in range(n - 1)]
+        to_ref = {r: (self._flow(dis, grey[centre], grey[r], grown[centre], grown[r]),
+                      self._flow(dis, grey[r], grey[centre], grown[r], grown[centre])) for r in refs}
+        known = {i: (~holes[i]).astype(np.float32) for i in used}
+        colours = {i: frames[i].astype(np.float32) for i in used}
+
+        out = frames[:n].copy()
+        for t in range(n):
+            ys, xs = np.nonzero(holes[t])
+            if len(ys) == 0:
+                continue
+            xy = np.stack([xs, ys], axis=1).astype(np.float32)
+            ahead = [(s + 1, forward[s], backward[s]) for s in range(t, n - 1)]
+            behind = [(s - 1, backward[s - 1], forward[s - 1]) for s in range(t, 0, -1)]
+            colour_f, steps_f = self._propagate(xy, ahead, known, colours)
+            colour_b, steps_b = self._propagate(xy, behind, known, colours)
+            weight_f = np.where(steps_f > 0, 1 / np.maximum(steps_f, 1), 0)[:, None]
+            weight_b = np.where(steps_b > 0, 1 / np.maximum(steps_b, 1), 0)[:, None]
+            total = weight_f + weight_b
+            colour = (colour_f * weight_f + colour_b * weight_b) / np.maximum(total, 1e-12)
+            found = total[:, 0] > 0
+            if to_ref and not found.all():
+                path = ahead[:centre - t] if t < centre else behind[:t - centre]
+                ref_colour, ref_found = self._from_references(xy[~found], path, to_ref, known, colours)
+                rest = np.flatnonzero(~found)
+                colour[rest[ref_found]] = ref_colour[ref_found]
+                found[rest[ref_found]] = True
+            result = out[t]
+            result[ys[found], xs[found]] = np.clip(np.round(colour[found]), 0, 255).astype(np.uint8)
+            if not found.all():
+                unseen = np.zeros(holes[t].shape, np.uint8)
+                unseen[ys[~found], xs[~found]] = 1
+                out[t] = cv2.inpaint(result, unseen, self.telea_radius, cv2.INPAINT_TELEA)
+        return out
+
+    @staticmethod
+    def _coarse_grey(frame: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        """(H, W) uint8 grey of ``frame`` (H, W, 3) RGB with its ``hole`` filled by :func:`smooth_fill`."""
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        if not hole.any() or hole.all():
+            return grey
+        return np.clip(np.round(smooth_fill(grey, ~hole)[..., 0]), 0, 255).astype(np.uint8)
+
+    def _grow(self, hole: np.ndarray) -> np.ndarray:
+        """``hole`` (H, W) bool dilated by ``flow_mask_margin`` px."""
+        if self.flow_mask_margin <= 0 or not hole.any():
+            return hole
+        size = 2 * self.flow_mask_margin + 1
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+        return cv2.dilate(hole.astype(np.uint8), kernel).astype(bool)
+
+    def _flow(self, dis: cv2.DISOpticalFlow, source: np.ndarray, target: np.ndarray, source_region: np.ndarray,
+              target_region: np.ndarray) -> np.ndarray:
+        """(H, W, 2) float32 DIS flow source→target in px, completed where it is unreliable.
+
+        With ``global_motion_prior``, the target is first shifted back by the global
+        translation phase correlation finds (when its peak response is at least
+        ``PHASE_CORRELATION_MIN_RESPONSE``), DIS measures the rest, and the shift is
+        added back: camera pans larger than DIS's search range (distant references)
+        still match. Unreliable: pixels in ``source_region`` (the source's grown
+        hole), and pixels the flow carries into ``target_region`` (the target's
+        grown hole), found with the flow completed for the first set.
+        """
+        h, w = source.shape
+        shift = (0.0, 0.0)
+        if self.global_motion_prior and min(h, w) > 1:
+            window = cv2.createHanningWindow((w, h), cv2.CV_32F)
+            found, response = cv2.phaseCorrelate(source.astype(np.float32), target.astype(np.float32), window)
+            if response >= PHASE_CORRELATION_MIN_RESPONSE:
+                shift = found
+                back = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
+                target = cv2.warpAffine(target, back, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                        borderMode=cv2.BORDER_REPLICATE)
+        raw = dis.calc(source, target, None) + np.float32(shift)
+        if not source_region.any() and not target_region.any():
+            return raw
+        flow = raw if not source_region.any() else smooth_fill(raw, ~source_region)
+        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        landing = cv2.remap(target_region.astype(np.uint8), xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_NEAREST,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+        unreliable = source_region | landing
+        if unreliable.all():
+            return np.zeros_like(raw)
+        return smooth_fill(raw, ~unreliable)
+
+    def _step(self, xy: Positions, flow: np.ndarray, check: np.ndarray) -> Tuple[Positions, np.ndarray, np.ndarray]:
+        """Move ``xy`` (N, 2) along ``flow``; ``check`` is the flow back.
+
+        Returns:
+            tuple: new positions (N, 2); whether each step is kept (inside the frame and
+            consistent) (N,) bool; the normalised consistency error (N,) (< 1 when kept).
+        """
+        h, w = flow.shape[:2]
+        f = bilinear(flow, xy)
+        moved = xy + f
+        b = bilinear(check, moved)
+        error = ((f + b)**2).sum(1) / (self.consistency_rel * ((f**2).sum(1) + (b**2).sum(1)) +
+                                       self.consistency_abs)
+        inside = (moved[:, 0] >= 0) & (moved[:, 0] <= w - 1) & (moved[:, 1] >= 0) & (moved[:, 1] <= h - 1)
+        return moved, inside & (error < 1), error
+
+    def _propagate(self, xy: Positions, path: List[Tuple[int, np.ndarray, np.ndarray]], known: Dict[int, np.ndarray],
+                   colours: Dict[int, np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
+        """Follow ``path`` [(next frame, flow, flow back)] from ``xy`` until known pixels are hit.
+
+        Returns:
+            tuple: colours (N, 3) float32 0..255, and the steps (N,) int taken to the
+            source frame (0 where none was reached).
+        """
+        colour = np.zeros((len(xy), 3), np.float32)
+        steps = np.zeros(len(xy), np.int64)
+        live = np.arange(len(xy))
+        pos = xy
+        for k, (frame, flow, check) in enumerate(path, start=1):
+            pos, kept, _ = self._step(pos, flow, check)
+            live, pos = live[kept], pos[kept]
+            hit = bilinear(known[frame], pos)[:, 0] >= KNOWN_THRESHOLD
+            colour[live[hit]] = bilinear(colours[frame], pos[hit])
+            steps[live[hit]] = k
+            live, pos = live[~hit], pos[~hit]
+            if len(live) == 0:
+                break
+        return colour, steps
+
+    def _from_references(self, xy: Positions, path: List[Tuple[int, np.ndarray, np.ndarray]],
+                         to_ref: Dict[int, Tuple[np.ndarray, np.ndarray]], known: Dict[int, np.ndarray],
+                         colours: Dict[int, np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
+        """Colours for ``xy`` (N, 2) from the reference frames, reached via ``path`` to the middle frame.
+
+        Returns:
+            tuple: colours (N, 3) float32 0..255 and whether each was found (N,) bool.
+        """
+        live = np.arange(len(xy))
+        pos = xy
+        for _, flow, check in path:
+            pos, kept, _ = self._step(pos, flow, check)
+            live, pos = live[kept], pos[kept]
+        colour = np.zeros((len(xy), 3), np.float32)
+        best = np.full(len(xy), np.inf, np.float32)
+        for ref, (flow, check) in to_ref.items():
+            moved, kept, error = self._step(pos, flow, check)
+            hit = kept & (bilinear(known[ref], moved)[:, 0] >= KNOWN_THRESHOLD) & (error < best[live])
+            colour[live[hit]] = bilinear(colours[ref], moved[hit])
+            best[live[hit]] = error[hit]
+        return colour, np.isfinite(best)

@@ -1,0 +1,66 @@
+"""Remove masked objects from a video.
+
+    python tools/inpaint_video.py VIDEO_OR_FRAMES MASKS --out OUT.mp4 [--config CFG --weights W]
+        [--resize WxH] [--mask-dilation N] [--fp16] [--device cuda] [--preview PREVIEW.png]
+
+MASKS is a folder with one PNG per frame (same order) or one PNG for every frame;
+non-zero pixels are removed. OUT is a video (.mp4/.mov/.mkv/.avi) or a folder for
+PNG frames. Without --config/--weights the training-free FlowPropagationInpainter
+runs; with them, the config's inpainter (e.g. E2FGVI) and its weights. Bad input
+exits with status 2 and the reason.
+"""
+import argparse
+import sys
+from typing import Tuple
+
+
+def size(text: str) -> Tuple[int, int]:
+    """'432x240' → (432, 240) (width, height)."""
+    try:
+        width, height = (int(v) for v in text.lower().split('x'))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected WIDTHxHEIGHT such as 432x240, got {text!r}') from None
+    if width < 1 or height < 1:
+        raise argparse.ArgumentTypeError(f'sides must be positive, got {text!r}')
+    return width, height
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('frames', help='video file or folder of frame images')
+    parser.add_argument('masks', help='folder of PNG masks (one per frame) or one PNG for all frames')
+    parser.add_argument('--out', required=True, help='output video (.mp4/.mov/.mkv/.avi) or frame folder')
+    parser.add_argument('--config', help='config of the inpainter (default: FlowPropagationInpainter)')
+    parser.add_argument('--weights', help='checkpoint of the config\'s inpainter, loaded strictly')
+    parser.add_argument('--resize', type=size, metavar='WxH', help='output size (frames and masks are resized)')
+    parser.add_argument('--mask-dilation', type=int, default=4, metavar='N',
+                        help='3x3 cross dilation iterations of every mask (default 4, as E2FGVI\'s test)')
+    parser.add_argument('--neighbor-stride', type=int, default=5, help='window stride (default 5)')
+    parser.add_argument('--num-ref', type=int, default=-1, help='-1: every --ref-stride-th frame (default)')
+    parser.add_argument('--ref-stride', type=int, default=10, help='frames between references (default 10)')
+    parser.add_argument('--fp16', action='store_true', help='float16 autocast (CUDA only)')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--preview', help='side-by-side picture (input with mask | output) of the middle frame')
+    args = parser.parse_args(argv)
+    if args.weights and not args.config:
+        parser.error('--weights needs the --config of the model they belong to')
+
+    import seg  # noqa: F401  (chooses the ops backend)
+    from mmengine.logging import print_log
+
+    from seg.apis.inpaint import InpaintInputError, init_inpainter, inpaint_video
+
+    try:
+        inpainter = init_inpainter(args.config, args.weights, args.device)
+        inpaint_video(args.frames, args.masks, args.out, inpainter=inpainter, neighbor_stride=args.neighbor_stride,
+                      num_ref=args.num_ref, ref_stride=args.ref_stride, resize=args.resize,
+                      mask_dilation=args.mask_dilation, fp16=args.fp16, device=args.device,
+                      preview_path=args.preview)
+    except InpaintInputError as err:
+        parser.exit(2, f'{parser.prog}: error: {err}\n')
+    print_log(f'wrote {args.out}', logger='current')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
