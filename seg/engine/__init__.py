@@ -1,0 +1,2 @@
+"""Training machinery: loops and optimizer-wrapper constructors register on import."""
+from . import loops, optimizers  # noqa: F401

@@ -4,6 +4,7 @@ from .e2fgvi_inpainter import E2FGVIInpainter
 from .flow_propagation_inpainter import FlowPropagationInpainter
 from .padding import mirror_pad_to_multiple
 from .temporal_patch_discriminator import TemporalPatchDiscriminator
+from .video_inpainting_gan import VideoInpaintingGAN
 
 __all__ = ['E2FGVIGenerator', 'E2FGVIHQGenerator', 'E2FGVIInpainter', 'FlowPropagationInpainter',
-           'TemporalPatchDiscriminator', 'mirror_pad_to_multiple']
+           'TemporalPatchDiscriminator', 'VideoInpaintingGAN', 'mirror_pad_to_multiple']

@@ -1,0 +1,5 @@
+"""Training losses; importing registers them in ``seg.registry.MODELS``."""
+from .adversarial_loss import AdversarialLoss
+from .flow_completion_loss import FlowCompletionLoss
+
+__all__ = ['AdversarialLoss', 'FlowCompletionLoss']
