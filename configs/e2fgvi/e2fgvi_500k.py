@@ -15,14 +15,6 @@
 _base_ = ['../_base_/default_runtime.py']
 
 # Our inpainting components are not yet imported by the seg packages' __init__ files.
-custom_imports = dict(
-    imports=[
-        'seg.datasets.video_inpainting_dataset', 'seg.evaluation.metrics.video_inpainting_metric',
-        'seg.models.flow', 'seg.models.inpainters', 'seg.models.inpainters.video_inpainting_gan',
-        'seg.models.data_preprocessors.video_inpainting_data_preprocessor', 'seg.engine.loops',
-        'seg.engine.optimizers'
-    ],
-    allow_failed_imports=False)
 
 data_root = 'data/youtube-vos/'
 spynet_checkpoint = 'checkpoints/spynet_20210409-c6c1bd09.pth'

@@ -8,14 +8,6 @@
 # (a bare generator state_dict loads into model.generator).
 _base_ = ['../_base_/default_runtime.py']
 
-custom_imports = dict(
-    imports=[
-        'seg.datasets.video_inpainting_dataset', 'seg.evaluation.metrics.video_inpainting_metric',
-        'seg.models.flow', 'seg.models.inpainters', 'seg.models.inpainters.video_inpainting_gan',
-        'seg.models.data_preprocessors.video_inpainting_data_preprocessor'
-    ],
-    allow_failed_imports=False)
-
 data_root = 'data/youtube-vos/'
 i3d_path = 'checkpoints/i3d_rgb_imagenet.pt'
 frame_size = (432, 240)  # (w, h) px

@@ -7,7 +7,7 @@
 
 * Windows start at ``f = 0, s, 2s, ...`` (``s = neighbor_stride``); the local
   (neighbour) frames are ``max(0, f - s) .. min(L - 1, f + s)``, followed by the
-  reference frames of :func:`reference_indices`.
+  reference frames of :func:`~seg.models.utils.inpainting_windows.reference_ids`.
 * A frame predicted by several windows is blended as the official script does:
   the first prediction, then ``0.5 * previous + 0.5 * new`` for each later one.
 
@@ -52,13 +52,14 @@ from tqdm import tqdm
 
 from seg.models.inpainters.e2fgvi_inpainter import E2FGVIInpainter
 from seg.models.inpainters.flow_propagation_inpainter import FlowPropagationInpainter
+from seg.models.utils.inpainting_windows import (ALL_REFERENCES, DEFAULT_NEIGHBOR_STRIDE, DEFAULT_REF_STRIDE, neighbor_ids,
+                                                reference_ids)
 from seg.registry import MODELS
 from seg.visualization import overlay_masks, side_by_side
 
 from .runner import load_config
 
-__all__ = ['InpaintInputError', 'inpaint_video', 'init_inpainter', 'neighbor_indices', 'reference_indices',
-           'read_mask']
+__all__ = ['InpaintInputError', 'inpaint_video', 'init_inpainter', 'read_mask']
 
 #: Output containers PyAV writes, by suffix.
 VIDEO_FORMATS = {'.mp4': 'mp4', '.mov': 'mov', '.mkv': 'matroska', '.avi': 'avi'}
@@ -71,10 +72,6 @@ VIDEO_CRF = '17'
 DEFAULT_FPS = 24
 #: Longer side (px) above which frames are inpainted downscaled; 1080p and larger exceed it.
 DEFAULT_MAX_SIDE = 1280
-#: Official ``test.py`` defaults: neighbour stride, reference stride, references (-1: every ref_stride-th frame).
-DEFAULT_NEIGHBOR_STRIDE = 5
-DEFAULT_REF_STRIDE = 10
-DEFAULT_NUM_REF = -1
 #: References are taken at most this many frames from the window's centre (ours; bounds memory).
 DEFAULT_REF_RADIUS = 50
 
@@ -88,43 +85,6 @@ class InpaintInputError(ValueError):
 # ----------------------------------------------------------------------------------------------
 # Windows
 # ----------------------------------------------------------------------------------------------
-def neighbor_indices(f: int, num_frames: int, neighbor_stride: int) -> List[int]:
-    """Local frames of the window at ``f``: ``max(0, f - s) .. min(L - 1, f + s)``, as official ``test.py``."""
-    return list(range(max(0, f - neighbor_stride), min(num_frames, f + neighbor_stride + 1)))
-
-
-def reference_indices(f: int, neighbor_ids: Sequence[int], num_frames: int, num_ref: int = DEFAULT_NUM_REF,
-                      ref_stride: int = DEFAULT_REF_STRIDE, ref_radius: int = DEFAULT_REF_RADIUS) -> List[int]:
-    """Reference frames of the window at ``f``: official ``test.py``'s, within ``ref_radius`` of ``f``.
-
-    ``num_ref == -1``: every frame whose index is a multiple of ``ref_stride``
-    (official: of the whole video). ``num_ref > 0``: frames ``f + k * ref_stride``
-    from ``f - ref_stride * (num_ref // 2)`` to ``f + ref_stride * (num_ref // 2)``,
-    at most ``num_ref + 1`` of them (the official loop stops only once it holds
-    more than ``num_ref``). Both skip local frames and keep ``|i - f| <= ref_radius``;
-    unlike the official script, an index past the last frame is never produced.
-
-    Returns:
-        list: frame indices, ascending.
-    """
-    neighbors = set(neighbor_ids)
-    if num_ref == -1:
-        first = max(0, -(-(f - ref_radius) // ref_stride) * ref_stride)
-        return [i for i in range(first, min(num_frames - 1, f + ref_radius) + 1, ref_stride) if i not in neighbors]
-    if num_ref < 1:
-        raise InpaintInputError(f'num_ref must be -1 (every ref_stride-th frame) or >= 1, got {num_ref}')
-    half = ref_stride * (num_ref // 2)
-    refs = []
-    for i in range(max(0, f - half), min(num_frames - 1, f + half) + 1, ref_stride):
-        if i in neighbors:
-            continue
-        if len(refs) > num_ref:
-            break
-        if abs(i - f) <= ref_radius:
-            refs.append(i)
-    return refs
-
-
 def _reach(neighbor_stride: int, num_ref: int, ref_stride: int, ref_radius: int) -> int:
     """How far before a window's centre it may read a frame."""
     refs = ref_radius if num_ref == -1 else min(ref_radius, ref_stride * (num_ref // 2))
@@ -510,7 +470,7 @@ def inpaint_video(frames_source: Union[str, Path],
                   out_path: Union[str, Path],
                   inpainter: Optional[nn.Module] = None,
                   neighbor_stride: int = DEFAULT_NEIGHBOR_STRIDE,
-                  num_ref: int = DEFAULT_NUM_REF,
+                  num_ref: int = ALL_REFERENCES,
                   ref_stride: int = DEFAULT_REF_STRIDE,
                   ref_radius: int = DEFAULT_REF_RADIUS,
                   resize: Optional[Tuple[int, int]] = None,
@@ -532,7 +492,7 @@ def inpaint_video(frames_source: Union[str, Path],
         inpainter: a module with ``inpaint_window``; default :class:`FlowPropagationInpainter`.
         neighbor_stride: s; windows start every s frames and hold 2s + 1 local frames.
         num_ref: -1 (every ``ref_stride``-th frame) or the official ``num_ref`` (see
-            :func:`reference_indices`).
+            :func:`~seg.models.utils.inpainting_windows.reference_ids`).
         ref_stride: frames between references.
         ref_radius: references lie at most this many frames from the window centre.
         resize: (width, height) px of the output; None keeps the source size.
@@ -637,8 +597,8 @@ def _run(frames, masks: MaskSequence, preparer: FramePreparer, inpainter: nn.Mod
     written = 0
     with tqdm(total=num_frames, unit='frame', desc='inpaint', disable=not progress) as bar:
         for f in range(0, num_frames, neighbor_stride):
-            local = neighbor_indices(f, num_frames, neighbor_stride)
-            ids = local + reference_indices(f, local, num_frames, num_ref, ref_stride, ref_radius)
+            local = neighbor_ids(f, num_frames, neighbor_stride)
+            ids = local + reference_ids(local, num_frames, ref_stride, num_ref, center=f, ref_radius=ref_radius)
             images, holes = zip(*(window[i] for i in ids))
             batch = torch.from_numpy(np.stack(images)).to(device).permute(0, 3, 1, 2).float() / 255
             hole_batch = torch.from_numpy(np.stack(holes)).to(device)[:, None].float()

@@ -36,6 +36,16 @@ def test_windows_match_the_official_loop(length, num_ref):
     assert ours == official
 
 
+@pytest.mark.parametrize('length', [1, 7, 23, 40, 61])
+@pytest.mark.parametrize('num_ref', [-1, 1, 2, 4])
+def test_ref_radius_keeps_the_official_references_near_the_centre(length, num_ref):
+    for (neighbors, refs), f in zip(official_windows(length, num_ref=num_ref), window_starts(length, 5)):
+        refs = [i for i in refs if i < length]  # the official num_ref > 0 loop can name frame `length`
+        assert reference_ids(neighbors, length, 10, num_ref, center=f, ref_radius=10**6) == refs
+        bounded = reference_ids(neighbors, length, 10, num_ref, center=f, ref_radius=15)
+        assert bounded == [i for i in refs if abs(i - f) <= 15]
+
+
 def test_twenty_frames_by_hand():
     assert window_starts(20) == [0, 5, 10, 15]
     assert neighbor_ids(0, 20) == [0, 1, 2, 3, 4, 5]

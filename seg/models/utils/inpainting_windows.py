@@ -54,7 +54,8 @@ def neighbor_ids(center: int, num_frames: int, neighbor_stride: int = DEFAULT_NE
 
 
 def reference_ids(neighbors: Sequence[int], num_frames: int, ref_stride: int = DEFAULT_REF_STRIDE,
-                  num_ref: int = ALL_REFERENCES, center: Optional[int] = None) -> List[int]:
+                  num_ref: int = ALL_REFERENCES, center: Optional[int] = None,
+                  ref_radius: Optional[int] = None) -> List[int]:
     """Reference frames of a window, as the official scripts pick them.
 
     ``num_ref == -1`` (``evaluate.py`` and ``test.py``'s default): every frame
@@ -62,26 +63,34 @@ def reference_ids(neighbors: Sequence[int], num_frames: int, ref_stride: int = D
     (``test.py --num_ref``): the non-local frames ``f - r·(n // 2), ..., f + r·(n // 2)``
     in steps of r, stopping once more than ``num_ref`` are held (so up to
     ``num_ref + 1``, as the official loop does). Unlike the official loop, an
-    index past the last frame is never produced.
+    index past the last frame is never produced. ``ref_radius`` (not official)
+    further keeps only frames within that many frames of ``center``, so a
+    streaming reader needs to hold only a bounded range of the video.
 
     Args:
         neighbors: the window's local frames (:func:`neighbor_ids`).
         num_frames: L, frames in the video.
         ref_stride: r, frames between references.
         num_ref: -1, or the number of references around ``center``.
-        center: f, the window centre; needed when ``num_ref >= 1``.
+        center: f, the window centre; needed when ``num_ref >= 1`` or ``ref_radius`` is given.
+        ref_radius: None (the whole video, official), or the largest ``|i - f|`` kept.
 
     Returns:
         list[int]: frame indices, ascending.
     """
     _check_positive('ref_stride', ref_stride)
     local = set(neighbors)
+    if center is None and (num_ref != ALL_REFERENCES or ref_radius is not None):
+        raise ValueError('reference_ids needs the window centre when num_ref >= 1 or ref_radius is given')
     if num_ref == ALL_REFERENCES:
-        return [i for i in range(0, num_frames, ref_stride) if i not in local]
+        first, last = 0, num_frames - 1
+        if ref_radius is not None:
+            # The first multiple of ref_stride at or after centre - radius.
+            first = max(0, -(-(center - ref_radius) // ref_stride) * ref_stride)
+            last = min(last, center + ref_radius)
+        return [i for i in range(first, last + 1, ref_stride) if i not in local]
     if num_ref < 1:
         raise ValueError(f'num_ref must be {ALL_REFERENCES} (every ref_stride-th frame) or >= 1, got {num_ref}')
-    if center is None:
-        raise ValueError('reference_ids needs the window centre when num_ref >= 1')
     half_span = ref_stride * (num_ref // 2)
     refs: List[int] = []
     for i in range(max(0, center - half_span), min(num_frames - 1, center + half_span) + 1, ref_stride):
@@ -89,5 +98,6 @@ def reference_ids(neighbors: Sequence[int], num_frames: int, ref_stride: int = D
             continue
         if len(refs) > num_ref:
             break
-        refs.append(i)
+        if ref_radius is None or abs(i - center) <= ref_radius:
+            refs.append(i)
     return refs
