@@ -120,6 +120,12 @@ def _corrupt(filename: str, cause: str) -> CorruptCheckpointError:
                                   f'corrupt (re-download or re-save it). Reader said: {cause}')
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(data: bytes, filepath: Union[str, Path]) -> None:
     """Write ``data`` to ``filepath`` so that readers see the old file or the whole new one."""
     filepath = str(filepath)
@@ -131,6 +137,8 @@ def atomic_write_bytes(data: bytes, filepath: Union[str, Path]) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        # mkstemp creates the file 0600; give it the mode a plain open() would (0666 less the umask).
+        os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, filepath)
     except BaseException:
         if osp.exists(tmp):

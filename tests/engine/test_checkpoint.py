@@ -104,6 +104,16 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ['ckpt.pth']
 
 
+def test_atomic_write_gives_the_mode_open_would(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(b'data', tmp_path / 'a.pth')
+        (tmp_path / 'b.pth').write_bytes(b'data')
+    finally:
+        os.umask(old)
+    assert (tmp_path / 'a.pth').stat().st_mode & 0o777 == (tmp_path / 'b.pth').stat().st_mode & 0o777 == 0o644
+
+
 def test_kill_during_saves_leaves_a_loadable_checkpoint(tmp_path):
     """SIGKILL a process that keeps saving a large checkpoint; the file on disk always loads."""
     script = textwrap.dedent(f'''
