@@ -1,7 +1,12 @@
 # RapSAM with a ResNet-18, trained from scratch on the toy COCO panoptic split
 # (`python tools/data/make_toy_data.py`) on CPU in minutes: panoptic batches
 # (object queries) and "COCO-SAM" batches (30 random clicks per image, prompt
-# queries) alternate through TaskBatchSampler, as in the official mix.
+# queries) never mix, through TaskBatchSampler, as in the official mix. The
+# COCO-SAM source is repeated twice (2 of 3 batches are prompt batches): prompt
+# masks are query·features with position entering the features only linearly,
+# so clicks localise through content features the scratch backbone must learn
+# first; with equal shares, 1000 iterations left prompt mIoU at 0.063 (0.046
+# untrained).
 # Validation: PQ. Prompted mIoU/NoC: eval_rap_sam_prompt_toy.py.
 _base_ = ['../_base_/default_runtime.py']
 
@@ -110,7 +115,7 @@ train_dataloader = dict(
         type='ConcatDataset',
         datasets=[
             dict(coco_train, pipeline=panoptic_train_pipeline),
-            dict(coco_train, pipeline=sam_train_pipeline),
+            dict(type='RepeatDataset', times=2, dataset=dict(coco_train, pipeline=sam_train_pipeline)),
         ]))
 val_dataloader = dict(
     batch_size=1,
@@ -140,10 +145,10 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=1.0, norm_type=2))
 # lr 2e-4: at 1e-3 the decoder's mask losses stall (an overfit of two images
 # reaches dice 1.35 in 100 steps at 2e-4, stays above 3 at 1e-3).
-max_iters = 1000
+max_iters = 1800
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
-    dict(type='MultiStepLR', begin=0, end=max_iters, by_epoch=False, milestones=[800], gamma=0.1)
+    dict(type='MultiStepLR', begin=0, end=max_iters, by_epoch=False, milestones=[1500], gamma=0.1)
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')

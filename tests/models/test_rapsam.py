@@ -30,7 +30,7 @@ def toy_root(tmp_path_factory):
 def cfg(toy_root):
     cfg = Config.fromfile(TOY_CONFIG)
     for dataset in cfg.train_dataloader.dataset.datasets:
-        dataset.data_root = str(toy_root) + '/'
+        dataset.get('dataset', dataset).data_root = str(toy_root) + '/'  # RepeatDataset wraps the COCO-SAM one
     cfg.val_dataloader.dataset.data_root = str(toy_root) + '/'
     return cfg
 
