@@ -1,0 +1,2 @@
+"""Memory-based video object segmentation: XMem (semi-supervised) and TMO (unsupervised)."""
+from . import xmem  # noqa: F401,E402  (registers XMem)
