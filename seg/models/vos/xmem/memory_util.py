@@ -44,10 +44,11 @@ def do_softmax(similarity: Tensor, top_k: Optional[int] = None, inplace: bool = 
     are — XMem subtracts no maximum there (official numerics) — the rest are 0.
     Without it, a plain max-subtracted softmax. ``inplace`` reuses ``similarity``'s
     storage (top-k only). ``return_usage`` also returns the affinity summed over
-    queries (B, N).
+    queries (B, N). A ``top_k`` above N keeps all N tokens (the official code
+    fails there, e.g. on frames under 16·√top_k pixels).
     """
     if top_k is not None:
-        values, indices = torch.topk(similarity, k=top_k, dim=1)
+        values, indices = torch.topk(similarity, k=min(top_k, similarity.shape[1]), dim=1)
         weights = values.exp()
         weights = weights / weights.sum(dim=1, keepdim=True)
         target = similarity.zero_() if inplace else torch.zeros_like(similarity)
