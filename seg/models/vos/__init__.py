@@ -1,2 +1,3 @@
 """Memory-based video object segmentation: XMem (semi-supervised) and TMO (unsupervised)."""
 from . import xmem  # noqa: F401,E402  (registers XMem)
+from . import tmo  # noqa: F401,E402  (registers TMO)
