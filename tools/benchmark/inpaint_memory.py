@@ -18,12 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import av
-import cv2
 import numpy as np
 from mmengine.logging import print_log
 
 from seg.datasets.toy_data import render_video
+from seg.utils.synthetic_video import ping_pong, write_clip
 
 #: Longest-to-shortest peak RSS ratio the streaming design must stay under.
 TARGET_RATIO = 1.10
@@ -31,28 +30,6 @@ TARGET_RATIO = 1.10
 CHILD = ('import sys\n'
          'from seg.apis.inpaint import inpaint_video\n'
          'inpaint_video(sys.argv[1], sys.argv[2], sys.argv[3], progress=False)\n')
-
-
-def ping_pong(num_frames: int, period: int) -> np.ndarray:
-    """Indices 0, 1, ..., period-1, period-2, ..., 0, 1, ... of length ``num_frames``."""
-    t = np.arange(num_frames) % max(2 * period - 2, 1)
-    return np.where(t < period, t, 2 * period - 2 - t)
-
-
-def write_clip(folder: Path, frames: np.ndarray, masks: np.ndarray, order: np.ndarray) -> None:
-    """``folder``/video.mp4 and ``folder``/masks/NNNNN.png for the frames in ``order``."""
-    (folder / 'masks').mkdir(parents=True)
-    with av.open(str(folder / 'video.mp4'), 'w') as container:
-        stream = container.add_stream('libx264', rate=25)
-        stream.codec_context.height, stream.codec_context.width = frames.shape[1:3]
-        stream.codec_context.pix_fmt = 'yuv420p'
-        for index in order:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frames[index], format='rgb24')):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    for t, index in enumerate(order):
-        cv2.imwrite(str(folder / 'masks' / f'{t:05d}.png'), masks[index])
 
 
 def peak_rss_mib(folder: Path) -> float:

@@ -23,7 +23,6 @@ side scaled down to it) and returns probabilities at the input size.
 """
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
