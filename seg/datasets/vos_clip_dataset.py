@@ -1,0 +1,156 @@
+"""Training clips for memory-based VOS (XMem), from DAVIS 2017 or YouTube-VOS folders, sampled as XMem does.
+
+Per item: ``num_frames`` frames of one video, each within ``max_jump`` of an
+already picked one, in time order (reversed with probability 0.5); up to
+``max_num_obj`` objects of the first picked frame (re-drawn up to 5 times when
+it shows none). Augmentation as XMem's: one horizontal flip, random resized crop
+(scale 0.36–1) and colour jitter / greyscale for the whole clip, then a small
+random affine (±15°, shear 10) and a faint colour jitter per frame.
+
+Layouts: DAVIS (``JPEGImages/480p/<seq>``, ``Annotations/480p/<seq>``, sequences
+of ``ImageSets/2017/<split>.txt``) and YouTube-VOS (``<split>/JPEGImages/<vid>``,
+``<split>/Annotations/<vid>``, every video); XMem divides the frame-gap budget by
+5 for YouTube-VOS, whose frames are already 5 apart.
+"""
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+
+from seg.registry import DATASETS
+from .palette_io import read_palette_png
+
+#: ImageNet statistics (RGB in [0, 1]) used for normalisation and as the affine fill colour.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+#: Draws of a clip before giving up on finding an object in its first frame.
+MAX_TRIALS = 5
+#: YouTube-VOS frames are 5 apart: XMem divides the frame-gap budget by this.
+YTVOS_SKIP_DIVISOR = 5
+
+
+class VOSDataError(ValueError):
+    """A VOS folder is missing, empty or inconsistent."""
+
+
+@DATASETS.register_module()
+class VOSClipDataset(Dataset):
+    """XMem's training clips.
+
+    Args:
+        data_root: DAVIS root or YouTube-VOS root.
+        layout: ``davis`` or ``ytvos``.
+        split: ``train`` (DAVIS: the ImageSets list; YouTube-VOS: the ``train`` folder).
+        num_frames: frames per clip (3 for static/stage 0, 8 for stages 2–3).
+        max_jump: largest gap between picked frames (the curriculum changes it: :meth:`set_max_skip`).
+        max_num_obj: objects per clip (channels of ``first_frame_gt``).
+        crop_size: (H, W) of the random resized crop (XMem: 384×384).
+        finetune: no rotation/shear (XMem's fine-tuning phase).
+        repeat: times the video list is repeated per epoch.
+
+    Items: ``frames`` (T, 3, H, W) ImageNet-normalised, ``first_frame_gt`` (1, N, H, W) int64 0/1,
+    ``cls_gt`` (T, 1, H, W) int64 (0 background, k for the k-th picked object), ``selector`` (N,) float,
+    ``info`` (``name``, ``frames``, ``num_objects``).
+    """
+
+    def __init__(self, data_root: str, layout: str = 'davis', split: str = 'train', num_frames: int = 3,
+                 max_jump: int = 5, max_num_obj: int = 3, crop_size: Sequence[int] = (384, 384),
+                 finetune: bool = False, repeat: int = 1):
+        root = Path(data_root)
+        if layout == 'davis':
+            self.im_root, self.gt_root = root / 'JPEGImages' / '480p', root / 'Annotations' / '480p'
+            listing = root / 'ImageSets' / '2017' / f'{split}.txt'
+            if not listing.is_file():
+                raise VOSDataError(f'{listing} not found: is {root} a DAVIS 2017 root?')
+            names = listing.read_text().split()
+            self.skip_divisor = 1
+        elif layout == 'ytvos':
+            self.im_root, self.gt_root = root / split / 'JPEGImages', root / split / 'Annotations'
+            if not self.im_root.is_dir():
+                raise VOSDataError(f'{self.im_root} not found: is {root} a YouTube-VOS root?')
+            names = sorted(p.name for p in self.im_root.iterdir() if p.is_dir())
+            self.skip_divisor = YTVOS_SKIP_DIVISOR
+        else:
+            raise VOSDataError(f'layout must be "davis" or "ytvos", got {layout!r}')
+        self.num_frames, self.max_num_obj = num_frames, max_num_obj
+        self.crop_size = tuple(crop_size)
+        self.frames: Dict[str, List[str]] = {}
+        for name in names:
+            files = sorted(p.stem for p in (self.im_root / name).glob('*.jpg'))
+            if len(files) >= num_frames:
+                self.frames[name] = files
+        if not self.frames:
+            raise VOSDataError(f'no video of {root} ({layout}, {split}) has {num_frames} frames')
+        self.videos = sorted(self.frames) * repeat
+        self.set_max_skip(max_jump)
+        fill = {tv_tensors.Image: [round(255 * m) for m in IMAGENET_MEAN], tv_tensors.Mask: 0}
+        angle, shear = (0, 0) if finetune else (15, 10)
+        self.clip_geometry = v2.Compose([
+            v2.RandomHorizontalFlip(), v2.RandomResizedCrop(self.crop_size, scale=(0.36, 1.0), antialias=True)])
+        self.clip_colour = v2.Compose([v2.ColorJitter(0.1, 0.03, 0.03, 0), v2.RandomGrayscale(0.05)])
+        self.frame_affine = v2.RandomAffine(degrees=angle, shear=shear, fill=fill)
+        self.frame_colour = v2.ColorJitter(0.01, 0.01, 0.01, 0)
+        self.normalize = v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)
+
+    def set_max_skip(self, max_skip: int) -> None:
+        """The curriculum's frame-gap budget (divided by 5 for YouTube-VOS, as XMem does)."""
+        self.max_jump = max(1, max_skip // self.skip_divisor)
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def _pick_frames(self, length: int, rng: np.random.Generator) -> List[int]:
+        jump = min(length, self.max_jump)
+        picked = [int(rng.integers(length))]
+        allowed = set(range(max(0, picked[0] - jump), min(length, picked[0] + jump + 1))) - set(picked)
+        while len(picked) < self.num_frames:
+            picked.append(int(rng.choice(sorted(allowed))))
+            allowed |= set(range(max(0, picked[-1] - jump), min(length, picked[-1] + jump + 1)))
+            allowed -= set(picked)
+        picked.sort()
+        return picked[::-1] if rng.random() < 0.5 else picked
+
+    def _load(self, name: str, frame: str) -> Tuple[torch.Tensor, torch.Tensor]:
+        with Image.open(self.im_root / name / f'{frame}.jpg') as im:
+            image = torch.from_numpy(np.asarray(im.convert('RGB')).copy()).permute(2, 0, 1)
+        ids = read_palette_png(self.gt_root / name / f'{frame}.png')[0]
+        if ids.shape != tuple(image.shape[1:]):
+            raise VOSDataError(f'{name}/{frame}: mask {ids.shape} and frame {tuple(image.shape[1:])} differ in size')
+        return image, torch.from_numpy(ids.astype(np.int64))
+
+    def __getitem__(self, index: int) -> dict:
+        name = self.videos[index]
+        files = self.frames[name]
+        rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ()).item()))
+        for _ in range(MAX_TRIALS):
+            picked = self._pick_frames(len(files), rng)
+            loaded = [self._load(name, files[i]) for i in picked]
+            images = tv_tensors.Image(torch.stack([im for im, _ in loaded]))
+            masks = tv_tensors.Mask(torch.stack([m for _, m in loaded]))
+            images, masks = self.clip_geometry(images, masks)
+            images = self.clip_colour(images)
+            frames, frame_masks = [], []
+            for image, mask in zip(images, masks):
+                image, mask = self.frame_affine(tv_tensors.Image(image), tv_tensors.Mask(mask))
+                frames.append(self.normalize(self.frame_colour(image).float() / 255))
+                frame_masks.append(mask)
+            masks = torch.stack(frame_masks)
+            labels = [int(i) for i in masks[0].unique() if int(i) not in (0, 255)]
+            if labels:
+                break
+        if len(labels) > self.max_num_obj:
+            labels = sorted(rng.choice(labels, size=self.max_num_obj, replace=False).tolist())
+        cls_gt = torch.zeros(self.num_frames, 1, *self.crop_size, dtype=torch.int64)
+        first_frame_gt = torch.zeros(1, self.max_num_obj, *self.crop_size, dtype=torch.int64)
+        for k, label in enumerate(labels):
+            cls_gt[:, 0][masks == label] = k + 1
+            first_frame_gt[0, k] = masks[0] == label
+        num_objects = max(1, len(labels))
+        selector = torch.tensor([1.0 if k < num_objects else 0.0 for k in range(self.max_num_obj)])
+        return dict(frames=torch.stack(frames), first_frame_gt=first_frame_gt, cls_gt=cls_gt, selector=selector,
+                    info=dict(name=name, frames=[files[i] for i in picked], num_objects=num_objects))
