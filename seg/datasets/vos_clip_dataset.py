@@ -12,6 +12,7 @@ of ``ImageSets/2017/<split>.txt``) and YouTube-VOS (``<split>/JPEGImages/<vid>``
 ``<split>/Annotations/<vid>``, every video); XMem divides the frame-gap budget by
 5 for YouTube-VOS, whose frames are already 5 apart.
 """
+import multiprocessing
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -87,6 +88,7 @@ class VOSClipDataset(Dataset):
         if not self.frames:
             raise VOSDataError(f'no video of {root} ({layout}, {split}) has {num_frames} frames')
         self.videos = sorted(self.frames) * repeat
+        self._max_jump = multiprocessing.Value('i', 1)
         self.set_max_skip(max_jump)
         fill = {tv_tensors.Image: [round(255 * m) for m in IMAGENET_MEAN], tv_tensors.Mask: 0}
         angle, shear = (0, 0) if finetune else (15, 10)
@@ -98,8 +100,15 @@ class VOSClipDataset(Dataset):
         self.normalize = v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)
 
     def set_max_skip(self, max_skip: int) -> None:
-        """The curriculum's frame-gap budget (divided by 5 for YouTube-VOS, as XMem does)."""
-        self.max_jump = max(1, max_skip // self.skip_divisor)
+        """The curriculum's frame-gap budget (divided by 5 for YouTube-VOS, as XMem does).
+
+        Kept in shared memory, so dataloader workers forked before the change see it.
+        """
+        self._max_jump.value = max(1, max_skip // self.skip_divisor)
+
+    @property
+    def max_jump(self) -> int:
+        return self._max_jump.value
 
     def __len__(self) -> int:
         return len(self.videos)

@@ -1,2 +1,2 @@
-"""Training machinery: loops and optimizer-wrapper constructors register on import."""
-from . import loops, optimizers  # noqa: F401
+"""Training machinery: hooks, loops and optimizer-wrapper constructors register on import."""
+from . import hooks, loops, optimizers  # noqa: F401
