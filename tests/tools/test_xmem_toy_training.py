@@ -12,6 +12,7 @@ CONFIG = 'configs/xmem/xmem_toy.py'
 
 @pytest.mark.slow
 def test_toy_training_beats_the_untrained_model(tmp_path):
+    """Measured (seed 0, 300 iterations, ~45 min on 2 busy CPU cores): J&F 0.221 vs 0.026 untrained."""
     from seg.apis import load_config
     from seg.apis.runner import adapt_to_machine, build_runner
     from seg.datasets.toy_data import make_all
@@ -28,7 +29,8 @@ def test_toy_training_beats_the_untrained_model(tmp_path):
                           capture_output=True, text=True, timeout=7200)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     records = [json.loads(line) for path in run.glob('*/vis_data/scalars.json')
-               for line in path.read_text().splitlines() if '"loss"' in line]
-    assert sum(r['loss'] for r in records[-5:]) < sum(r['loss'] for r in records[:5])
+               for line in path.read_text().splitlines() if '"loss_dice"' in line]
+    # dice, not the total: the bootstrapped CE keeps only the hardest pixels after its warm-up, so it rises
+    assert sum(r['loss_dice'] for r in records[-5:]) < sum(r['loss_dice'] for r in records[:5])
     trained = evaluate(tmp_path / 'trained', str(run / 'iter_300.pth'))
     assert trained > untrained + 0.1, (untrained, trained)
