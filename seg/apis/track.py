@@ -20,13 +20,10 @@ import torch
 from torch import Tensor
 
 from seg.datasets.palette_io import PaletteMaskError, read_palette_png
+from seg.datasets.vos_clip_dataset import normalize_frames
 from seg.models.vos.xmem import XMem, load_xmem_checkpoint
 from seg.models.vos.xmem.inference import ObjectManager, TrackingInputError, XMemInferenceCore
 from .inpaint import InpaintInputError, open_frames
-
-#: ImageNet statistics XMem was trained with (RGB in [0, 1]).
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 FramesLike = Union[str, Path, Iterable[np.ndarray]]
 MasksLike = Union[str, Path, np.ndarray, Mapping[int, np.ndarray]]
@@ -73,10 +70,7 @@ def _frames(video: FramesLike) -> Iterator[np.ndarray]:
 def _to_tensor(frame: np.ndarray, device: torch.device) -> Tensor:
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise TrackingInputError(f'frames must be (H, W, 3) uint8 RGB, got {frame.shape} {frame.dtype}')
-    image = torch.from_numpy(frame).to(device).permute(2, 0, 1).float() / 255
-    mean = torch.tensor(IMAGENET_MEAN, device=device)[:, None, None]
-    std = torch.tensor(IMAGENET_STD, device=device)[:, None, None]
-    return (image - mean) / std
+    return normalize_frames(frame).to(device)
 
 
 def track(video: FramesLike, masks: MasksLike, network: Optional[XMem] = None,

@@ -14,7 +14,7 @@ of ``ImageSets/2017/<split>.txt``) and YouTube-VOS (``<split>/JPEGImages/<vid>``
 """
 import multiprocessing
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -33,6 +33,14 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 MAX_TRIALS = 5
 #: YouTube-VOS frames are 5 apart: XMem divides the frame-gap budget by this.
 YTVOS_SKIP_DIVISOR = 5
+
+
+def normalize_frames(rgb: np.ndarray) -> torch.Tensor:
+    """(..., H, W, 3) uint8 RGB → (..., 3, H, W) float32, ImageNet-normalised (XMem's input)."""
+    image = torch.from_numpy(np.ascontiguousarray(rgb)).movedim(-1, -3).float() / 255
+    mean = torch.tensor(IMAGENET_MEAN)[:, None, None]
+    std = torch.tensor(IMAGENET_STD)[:, None, None]
+    return (image - mean) / std
 
 
 class VOSDataError(ValueError):

@@ -3,13 +3,12 @@ from pathlib import Path
 from typing import List
 
 import numpy as np
-import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
 from seg.registry import DATASETS
 from .palette_io import read_palette_png
-from .vos_clip_dataset import IMAGENET_MEAN, IMAGENET_STD, VOSDataError
+from .vos_clip_dataset import VOSDataError, normalize_frames
 
 
 @DATASETS.register_module()
@@ -51,7 +50,5 @@ class DAVISEvalDataset(Dataset):
                 raise VOSDataError(f'{name}/{mask.name}: mask {ids.shape} and frame {frames[-1].shape[:2]} differ')
             gt.append(ids)
             palette = mask_palette if palette is None else palette
-        image = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255
-        mean, std = torch.tensor(IMAGENET_MEAN)[:, None, None], torch.tensor(IMAGENET_STD)[:, None, None]
-        return dict(frames=(image - mean) / std, gt=np.stack(gt), palette=palette,
+        return dict(frames=normalize_frames(np.stack(frames)), gt=np.stack(gt), palette=palette,
                     frame_names=[m.stem for m in masks], name=name)

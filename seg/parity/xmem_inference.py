@@ -52,8 +52,7 @@ def build_core(fixture: Mapping) -> XMemInferenceCore:
     """Our network with the fixture weights (strict) inside a core with the fixture's memory settings."""
     config = dict(fixture['inputs'].get('config') or fixture['meta']['config'])
     state_dict = fixture_state_dict(fixture)
-    net = XMem(**XMem.dims_from_state_dict(state_dict), single_object=bool(config.get('single_object', False)))
-    net.load_official(state_dict)
+    net = XMem.from_state_dict(state_dict, single_object=bool(config.get('single_object', False)))
     return XMemInferenceCore(net.eval(), {k: v for k, v in config.items() if k in DEFAULT_INFERENCE_CONFIG})
 
 

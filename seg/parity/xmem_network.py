@@ -29,8 +29,7 @@ def run_xmem_network(fixture: Mapping) -> Dict[str, Tensor]:
     inputs = fixture['inputs']
     config = fixture.get('meta', {}).get('config', {})
     state_dict = fixture_state_dict(fixture)
-    net = XMem(**XMem.dims_from_state_dict(state_dict), single_object=bool(config.get('single_object', False)))
-    net.load_official(state_dict)
+    net = XMem.from_state_dict(state_dict, single_object=bool(config.get('single_object', False)))
     net.eval()
     frames, masks0, hidden = inputs['frames'], inputs['masks0'], inputs['hidden0']
     selector = inputs['selector'][:, :, None, None]

@@ -105,6 +105,7 @@ class XMemVOS(BaseModel):
     def predict(self, frames: List[Tensor], gt: List[np.ndarray], name: List[str], **meta) -> List[dict]:
         """Track the first frame's objects through each video; results for ``DAVISMetric``."""
         results = []
+        device = next(self.network.parameters()).device
         for i, (video, truth) in enumerate(zip(frames, gt)):
             core = XMemInferenceCore(self.network.eval(), self.inference)
             objects = ObjectManager()
@@ -113,8 +114,8 @@ class XMemVOS(BaseModel):
             core.set_all_labels(objects.labels)
             preds = []
             for t in range(video.shape[0]):
-                frame = video[t].to(next(self.network.parameters()).device)
-                prob = core.step(frame, mask.to(frame.device), valid) if t == 0 else \
+                frame = video[t].to(device)
+                prob = core.step(frame, mask.to(device), valid) if t == 0 else \
                     core.step(frame, end=t == video.shape[0] - 1)
                 preds.append(objects.to_ids(prob))
             result = dict(name=name[i], pred=np.stack(preds), gt=truth)

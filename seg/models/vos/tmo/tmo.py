@@ -13,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from seg.engine.checkpoint import CorruptCheckpointError, UntrustedCheckpointError, load_local_checkpoint
 from seg.registry import MODELS
 from .tmo_decoder import TMODecoder
 from .tmo_encoder import TMOEncoder
@@ -111,9 +112,9 @@ def load_tmo_checkpoint(model: TMO, path: Union[str, Path]) -> None:
         raise FileNotFoundError(f'TMO checkpoint {path} not found; download TMO_rn101.pth from the official '
                                 f'release (github.com/suhwan-cho/TMO) into checkpoints/')
     try:
-        state_dict = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:  # noqa: BLE001  (torch raises several types for unreadable files)
-        raise TMOCheckpointError(f'{path} is not a readable torch file ({type(err).__name__}: {err})') from None
+        state_dict = load_local_checkpoint(str(path), map_location='cpu')
+    except (CorruptCheckpointError, UntrustedCheckpointError) as err:
+        raise TMOCheckpointError(str(err)) from None
     state_dict = convert_tmo_state_dict(state_dict)
     own = model.state_dict()
     missing, unexpected = sorted(set(own) - set(state_dict)), sorted(set(state_dict) - set(own))

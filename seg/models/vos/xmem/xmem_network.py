@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from seg.engine.checkpoint import CorruptCheckpointError, UntrustedCheckpointError, load_local_checkpoint
 from seg.registry import MODELS
 from .aggregate import aggregate
 from .key_encoder import KeyEncoder
@@ -191,17 +192,16 @@ class XMem(nn.Module):
 def load_xmem_checkpoint(path: Union[str, Path]) -> Dict[str, Tensor]:
     """The network state dict of an XMem file: a released ``XMem*.pth`` or a training ``*_checkpoint_*.pth``.
 
-    Local paths only; loaded with ``weights_only=True``.
+    Local paths only; read with :func:`~seg.engine.checkpoint.load_local_checkpoint` (safe unpickling).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f'XMem checkpoint {path} not found; download XMem.pth from the official release '
                                 f'(github.com/hkchengrex/XMem, "Pretrained models") into checkpoints/')
     try:
-        data = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:  # noqa: BLE001  (torch raises several types for unreadable files)
-        raise XMemCheckpointError(f'{path} is not a readable torch file ({type(err).__name__}: {err}); '
-                                  f're-download it') from None
+        data = load_local_checkpoint(str(path), map_location='cpu')
+    except (CorruptCheckpointError, UntrustedCheckpointError) as err:
+        raise XMemCheckpointError(str(err)) from None
     if isinstance(data, dict) and TRAINING_CHECKPOINT_KEYS <= set(data):
         data = data['network']
     if not isinstance(data, dict):
