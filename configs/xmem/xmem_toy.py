@@ -29,7 +29,7 @@ val_dataloader = dict(
     num_workers=0,
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
+    collate_fn=dict(type='video_collate'),
     dataset=dict(type='DAVISEvalDataset', data_root=data_root, split='val'))
 val_evaluator = dict(type='DAVISMetric')
 test_dataloader = val_dataloader

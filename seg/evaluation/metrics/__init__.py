@@ -4,5 +4,7 @@ from .davis_metric import DAVISMetric
 from .interactive_metric import InteractivePromptMetric
 from .video_inpainting_metric import VideoInpaintingMetric
 from .youtube_vis_metric import YouTubeVISMetric
+from .ytvos_submission_metric import YTVOSSubmissionMetric
 
-__all__ = ['CocoPanopticMetric', 'DAVISMetric', 'InteractivePromptMetric', 'VideoInpaintingMetric', 'YouTubeVISMetric']
+__all__ = ['CocoPanopticMetric', 'DAVISMetric', 'InteractivePromptMetric', 'VideoInpaintingMetric', 'YouTubeVISMetric',
+           'YTVOSSubmissionMetric']

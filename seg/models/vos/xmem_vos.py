@@ -1,5 +1,5 @@
 """XMem for mmengine Runners: clip training as XMem's trainer does it, whole-video inference with the memory core."""
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -8,7 +8,7 @@ from mmengine.model import BaseModel
 from torch import Tensor
 
 from seg.registry import MODELS
-from .xmem import XMem
+from .xmem import XMem, load_xmem_checkpoint
 from .xmem.inference import ObjectManager, XMemInferenceCore
 
 
@@ -32,18 +32,27 @@ class XMemVOS(BaseModel):
         num_ref_frames: memory frames per readout in training (XMem: 2 static, 3 video).
         deep_update_prob: probability of a deep hidden update per memorised frame (0.2).
         inference: overrides of the official inference settings.
+        pretrained: a local released network file (``XMem-s012.pth``, ``XMem.pth``, a stage-0 ``network``
+            file) loaded strictly into the network by ``init_weights`` (the Runner calls it before
+            training; ``load_from`` is for this project's own checkpoints).
     """
 
     def __init__(self, network: Optional[dict] = None, loss_ce: Optional[dict] = None,
                  loss_dice: Optional[dict] = None, num_ref_frames: int = 3, deep_update_prob: float = 0.2,
-                 inference: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+                 inference: Optional[dict] = None, pretrained: Optional[str] = None,
+                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.pretrained = pretrained
         self.network = XMem(**(network or {}))
         self.loss_ce = MODELS.build(loss_ce or dict(type='BootstrappedCELoss'))
         self.loss_dice = MODELS.build(loss_dice or dict(type='XMemDiceLoss'))
         self.num_ref_frames, self.deep_update_prob = num_ref_frames, deep_update_prob
         self.inference = dict(inference or {})
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.pretrained:
+            self.network.load_official(load_xmem_checkpoint(self.pretrained))
 
     def train(self, mode: bool = True) -> 'XMemVOS':
         super().train(mode)
@@ -102,23 +111,50 @@ class XMemVOS(BaseModel):
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
-    def predict(self, frames: List[Tensor], gt: List[np.ndarray], name: List[str], **meta) -> List[dict]:
-        """Track the first frame's objects through each video; results for ``DAVISMetric``."""
+    def predict(self, frames: List[Sequence[Tensor]], gt: Optional[List[np.ndarray]] = None,
+                name: Sequence[str] = (), given_masks: Optional[List[Dict[int, np.ndarray]]] = None,
+                **meta) -> List[dict]:
+        """Track each video's objects from the masks it gives; results for ``DAVISMetric`` / ``YTVOSSubmissionMetric``.
+
+        Args:
+            frames: per video, T frames (3, H, W) ImageNet-normalised (a tensor or a lazy sequence).
+            gt: per video, (T, H, W) uint8 ground truth whose first frame gives the objects (DAVIS).
+            name: video names.
+            given_masks: per video, {frame index: (H, W) uint8 ids}; objects may first appear on any
+                of them (YouTube-VOS). Used instead of ``gt[0]`` when given.
+            meta: per-video extras copied into the results; with ``save_names`` only the frames of
+                ``frame_names`` listed there are kept in ``pred``.
+
+        Returns:
+            per video: ``name``, ``pred`` (T', H, W) uint8 ids, ``gt`` when given, and the extras.
+        """
+        if given_masks is None:
+            if gt is None:
+                raise ValueError('XMemVOS.predict needs gt (its first frame gives the objects) or given_masks')
+            given_masks = [{0: truth[0]} for truth in gt]
         results = []
         device = next(self.network.parameters()).device
-        for i, (video, truth) in enumerate(zip(frames, gt)):
+        for i, (video, given) in enumerate(zip(frames, given_masks)):
             core = XMemInferenceCore(self.network.eval(), self.inference)
             objects = ObjectManager()
-            first = np.where(truth[0] == 255, 0, truth[0])
-            mask, valid = objects.add_mask(first)
-            core.set_all_labels(objects.labels)
+            keep = None
+            if 'save_names' in meta and 'frame_names' in meta:
+                wanted = set(meta['save_names'][i])
+                keep = [n in wanted for n in meta['frame_names'][i]]
             preds = []
-            for t in range(video.shape[0]):
+            for t in range(len(video)):
                 frame = video[t].to(device)
-                prob = core.step(frame, mask.to(device), valid) if t == 0 else \
-                    core.step(frame, end=t == video.shape[0] - 1)
-                preds.append(objects.to_ids(prob))
-            result = dict(name=name[i], pred=np.stack(preds), gt=truth)
+                if t in given:
+                    mask, valid = objects.add_mask(given[t])
+                    core.set_all_labels(objects.labels)
+                    prob = core.step(frame, mask.to(device), valid)
+                else:
+                    prob = core.step(frame, end=t == len(video) - 1)
+                if keep is None or keep[t]:
+                    preds.append(objects.to_ids(prob))
+            result = dict(name=name[i], pred=np.stack(preds))
+            if gt is not None:
+                result['gt'] = gt[i]
             result.update({k: v[i] for k, v in meta.items()})
             results.append(result)
         return results
