@@ -42,14 +42,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def blend(frame: np.ndarray, ids: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 RGB with each object's palette colour blended in."""
-    out = frame.astype(np.float32)
-    objects = ids > 0
-    out[objects] = out[objects] * (1 - OVERLAY_ALPHA) + palette[ids[objects]] * OVERLAY_ALPHA
-    return out.astype(np.uint8)
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     import seg  # noqa: F401  (registries, ops backend)
@@ -57,6 +49,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from seg.apis.track import TrackingInputError, read_first_masks, track
     from seg.datasets.palette_io import read_palette_png, write_palette_png
     from seg.datasets.toy_data import davis_palette
+    from seg.visualization.overlay import overlay_masks
 
     out = Path(args.out)
     if out.exists():
@@ -91,7 +84,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         for t, ids in enumerate(tqdm(results, total=frames.num_frames, desc='tracking', unit='frame')):
             write_palette_png(staging / 'masks' / f'{t:05d}.png', ids, palette)
             if writer is not None:
-                writer.write(blend(current['frame'], ids, palette))
+                objects = [i for i in np.unique(ids) if i != 0]
+                writer.write(overlay_masks(current['frame'], np.stack([ids == i for i in objects])
+                                           if objects else np.zeros((0, *ids.shape), bool), OVERLAY_ALPHA,
+                                           colours=palette[objects]))
         if writer is not None:
             writer.close()
             os.replace(staging / f'overlay{overlay.suffix}', overlay)

@@ -12,12 +12,17 @@ def palette(n: int, seed: int = 0) -> np.ndarray:
 
 
 def overlay_masks(image: np.ndarray, masks: np.ndarray, alpha: float = 0.5,
-                  points: Optional[Sequence[Sequence[float]]] = None) -> np.ndarray:
-    """Blend (K, H, W) bool ``masks`` over the (H, W, 3) BGR ``image``, outline them, mark ``points``."""
+                  points: Optional[Sequence[Sequence[float]]] = None,
+                  colours: Optional[np.ndarray] = None) -> np.ndarray:
+    """Blend (K, H, W) bool ``masks`` over the (H, W, 3) ``image``, outline them, mark ``points``.
+
+    ``colours`` (K, 3) uint8, in the image's channel order (default :func:`palette`, BGR).
+    """
     if masks.shape[1:] != image.shape[:2]:
         raise ValueError(f'masks {masks.shape[1:]} and image {image.shape[:2]} differ in size')
+    colours = palette(len(masks)) if colours is None else colours
     out = image.copy()
-    for mask, colour in zip(masks, palette(len(masks))):
+    for mask, colour in zip(masks, colours):
         out[mask] = (out[mask] * (1 - alpha) + colour * alpha).astype(np.uint8)
         contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         cv2.drawContours(out, contours, -1, tuple(int(c) for c in colour), 1)
