@@ -7,5 +7,9 @@ from . import samplers, transforms  # noqa: F401
 from .video_inpainting_dataset import VideoInpaintingDataset  # noqa: F401
 from .vos_clip_dataset import VOSClipDataset  # noqa: F401
 from .vos_eval_dataset import DAVISEvalDataset  # noqa: F401
+from .davis16_dataset import DAVIS16EvalDataset  # noqa: F401
 from .vocabulary_concat_dataset import VocabularyConcatDataset  # noqa: F401
 from .youtube_vis_dataset import YouTubeVISDataset  # noqa: F401
+from .video_collate import video_collate  # noqa: F401
+from .ytvos_eval_dataset import YTVOSEvalDataset  # noqa: F401
+from .static_clip_dataset import StaticClipDataset  # noqa: F401

@@ -19,6 +19,9 @@ Layouts (each under its own root, ``data/toy/<layout>/`` with :func:`make_all`):
 * ``coco_panoptic``: COCO panoptic 2017 (+ ``instances_*.json`` for things).
 * ``ytvis``: YouTube-VIS 2019 (``{train,valid}/JPEGImages``,
   ``annotations/youtube_vis_2019_{train,valid}.json``).
+* ``static``: DUTS salient-object images for XMem's stage 0
+  (``DUTS-{TR,TE}/DUTS-{TR,TE}-Image/*.jpg``, ``DUTS-{TR,TE}/DUTS-{TR,TE}-Mask/*.png`` 0/255),
+  from :func:`render_static_image`.
 
 Everything is a pure function of the seed: each video / image draws from its own
 ``numpy.random.Generator`` seeded with ``[seed, layout, split, index]``, so
@@ -34,7 +37,6 @@ positions are ``(x, y)`` in pixels with the origin at the top-left pixel centre.
 """
 import colorsys
 import inspect
-import io
 import json
 import os
 import secrets
@@ -53,11 +55,12 @@ __all__ = [
     'COCO_STUFF_CLASSES', 'COCO_PANOPTIC_CLASSES', 'ToyVideo', 'ToyPanopticImage', 'davis_palette',
     'video_categories', 'coco_panoptic_categories', 'render_video', 'render_layout_video',
     'render_panoptic_image', 'rle_uncompressed', 'make_davis', 'make_ytvos', 'make_e2fgvi',
-    'make_coco_panoptic', 'make_ytvis', 'make_layout', 'layout_kwargs', 'make_all', 'layout_defaults'
+    'make_coco_panoptic', 'make_ytvis', 'make_layout', 'layout_kwargs', 'make_all', 'layout_defaults',
+    'ToyStaticImage', 'render_static_image', 'render_layout_static_image', 'make_static', 'IMAGE_LAYOUTS'
 ]
 
 #: Layout names, in :func:`make_all`'s order.
-LAYOUTS = ('davis', 'ytvos', 'e2fgvi', 'coco_panoptic', 'ytvis')
+LAYOUTS = ('davis', 'ytvos', 'e2fgvi', 'coco_panoptic', 'ytvis', 'static')
 #: Where :func:`make_all` and the CLI write by default (relative to the working directory).
 DEFAULT_ROOT = 'data/toy'
 #: Name of the file, in each layout's root, that records the arguments it was made with.
@@ -72,7 +75,7 @@ COCO_THING_CLASSES = ('disk', 'box', 'triangle')
 COCO_STUFF_CLASSES = ('wall', 'floor')
 COCO_PANOPTIC_CLASSES = COCO_THING_CLASSES + COCO_STUFF_CLASSES
 
-_LAYOUT_CODE = {'davis': 1, 'ytvos': 2, 'e2fgvi': 3, 'coco_panoptic': 4, 'ytvis': 5}
+_LAYOUT_CODE = {'davis': 1, 'ytvos': 2, 'e2fgvi': 3, 'coco_panoptic': 4, 'ytvis': 5, 'static': 6}
 _SPLIT_CODE = {'train': 0, 'val': 1}
 _CATEGORY_COLORS = ([220, 20, 60], [119, 11, 32], [0, 0, 142], [102, 102, 156], [152, 251, 152])
 _JPEG_QUALITY = 90
@@ -549,6 +552,53 @@ def render_panoptic_image(rng: RngLike = 0, height: int = 128, width: int = 128,
 
 
 # ----------------------------------------------------------------------------------------------
+# Salient-object still images
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class ToyStaticImage:
+    """A rendered salient-object image (DUTS style), H x W px.
+
+    Attributes:
+        image: (H, W, 3) uint8 RGB: vivid textured shapes over a muted textured background.
+        mask: (H, W) bool, the union of the shapes (one binary foreground, as in DUTS).
+        shapes: the shapes' kinds (:data:`VIDEO_CLASSES` entries), back to front.
+    """
+    image: np.ndarray
+    mask: np.ndarray
+    shapes: List[str]
+
+
+def render_static_image(rng: RngLike = 0, height: int = 96, width: int = 160, min_objects: int = 1,
+                        max_objects: int = 2) -> ToyStaticImage:
+    """Render one salient-object image (see :class:`ToyStaticImage`).
+
+    ``min_objects``..``max_objects`` shapes of bounding radius 0.2-0.32 x the shorter side, centred in
+    the middle 40 % of the image (so each lies mostly inside), drawn back to front.
+    """
+    rng = _as_rng(rng)
+    h, w = int(height), int(width)
+    img = _background(rng, h, w)
+    mask = np.zeros((h, w), bool)
+    kinds = []
+    for _ in range(int(rng.integers(min_objects, max_objects + 1))):
+        kind = VIDEO_CLASSES[int(rng.integers(len(VIDEO_CLASSES)))]
+        shape = _make_shape(rng, kind, rng.uniform(0.2, 0.32) * min(h, w))
+        cx, cy = rng.uniform(0.3, 0.7, 2) * (w - 1, h - 1)
+        ang = rng.uniform(0, 2 * np.pi)
+        sel = _shape_mask(shape, cx, cy, ang, h, w)
+        img[sel] = _shape_texture(shape, cx, cy, ang, h, w)[sel]
+        mask |= sel
+        kinds.append(kind)
+    return ToyStaticImage(np.clip(np.round(img), 0, 255).astype(np.uint8), mask, kinds)
+
+
+def render_layout_static_image(seed: int, split: str, index: int, height: int, width: int,
+                               min_objects: int = 1, max_objects: int = 2) -> ToyStaticImage:
+    """The image the ``static`` layout writes as image ``index`` of ``split`` ('train': DUTS-TR, 'val': DUTS-TE)."""
+    return render_static_image(_item_rng('static', seed, split, index), height, width, min_objects, max_objects)
+
+
+# ----------------------------------------------------------------------------------------------
 # Encoders
 # ----------------------------------------------------------------------------------------------
 def rle_uncompressed(mask: np.ndarray) -> dict:
@@ -776,6 +826,17 @@ def _write_ytvis(out: Path, seed: int, num_train, num_val, num_frames, height, w
         (out / s / 'JPEGImages').mkdir(parents=True, exist_ok=True)
 
 
+def _write_static(out: Path, seed: int, num_train, num_val, height, width, min_objects, max_objects):
+    for split, name, count in (('train', 'DUTS-TR', num_train), ('val', 'DUTS-TE', num_val)):
+        (out / name / f'{name}-Image').mkdir(parents=True, exist_ok=True)
+        (out / name / f'{name}-Mask').mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            sample = render_layout_static_image(seed, split, i, height, width, min_objects, max_objects)
+            stem = f'img_{i:05d}'
+            _write_jpg(out / name / f'{name}-Image' / f'{stem}.jpg', sample.image)
+            Image.fromarray(sample.mask.astype(np.uint8) * 255).save(out / name / f'{name}-Mask' / f'{stem}.png')
+
+
 # ----------------------------------------------------------------------------------------------
 # Public per-layout entry points
 # ----------------------------------------------------------------------------------------------
@@ -844,10 +905,23 @@ def make_ytvis(root: Union[str, Path], seed: int = 0, num_train: int = 4, num_va
     return _generate('ytvis', root, seed, force, _args(locals()))[0]
 
 
+def make_static(root: Union[str, Path], seed: int = 0, num_train: int = 16, num_val: int = 4, height: int = 96,
+                width: int = 160, min_objects: int = 1, max_objects: int = 2, force: bool = False) -> Path:
+    """DUTS layout (XMem's stage-0 static images) under ``root``; returns ``root``.
+
+    ``DUTS-TR/DUTS-TR-Image/img_00000.jpg`` with ``DUTS-TR/DUTS-TR-Mask/img_00000.png`` ('L' mode,
+    255 foreground, 0 background) for ``num_train`` images, and the same under ``DUTS-TE`` for
+    ``num_val``; :func:`render_layout_static_image` gives the images behind them.
+    """
+    return _generate('static', root, seed, force, _args(locals()))[0]
+
+
 _MAKERS = {'davis': make_davis, 'ytvos': make_ytvos, 'e2fgvi': make_e2fgvi, 'coco_panoptic': make_coco_panoptic,
-           'ytvis': make_ytvis}
+           'ytvis': make_ytvis, 'static': make_static}
 _WRITERS = {'davis': _write_davis, 'ytvos': _write_ytvos, 'e2fgvi': _write_e2fgvi,
-            'coco_panoptic': _write_coco_panoptic, 'ytvis': _write_ytvis}
+            'coco_panoptic': _write_coco_panoptic, 'ytvis': _write_ytvis, 'static': _write_static}
+#: Layouts of still images: the CLI's ``--num-images`` / ``--num-val-images`` set their counts.
+IMAGE_LAYOUTS = ('coco_panoptic', 'static')
 
 
 def _args(local_vars: dict) -> dict:
@@ -970,15 +1044,15 @@ def layout_kwargs(layout: str, num_videos: Optional[int] = None, num_val_videos:
 
     Video layouts take ``num_videos`` / ``num_val_videos`` (val defaults to
     ``max(1, num_videos // 2)`` when only ``num_videos`` is given), ``num_frames``, ``height``,
-    ``width``; ``coco_panoptic`` takes ``num_images`` / ``num_val_images`` (val defaults to
-    ``max(1, num_images // 4)``), ``height``, ``width``.
+    ``width``; the image layouts (:data:`IMAGE_LAYOUTS`: ``coco_panoptic``, ``static``) take
+    ``num_images`` / ``num_val_images`` (val defaults to ``max(1, num_images // 4)``), ``height``, ``width``.
     """
     def val_count(n, n_val, div):
         if n_val is not None or n is None:
             return n_val
         return max(1, n // div) if n > 0 else 0
 
-    if layout == 'coco_panoptic':
+    if layout in IMAGE_LAYOUTS:
         kw = dict(num_train=num_images, num_val=val_count(num_images, num_val_images, 4))
     else:
         kw = dict(num_train=num_videos, num_val=val_count(num_videos, num_val_videos, 2), num_frames=num_frames)

@@ -37,7 +37,7 @@ YTVOS_SKIP_DIVISOR = 5
 
 def normalize_frames(rgb: np.ndarray) -> torch.Tensor:
     """(..., H, W, 3) uint8 RGB → (..., 3, H, W) float32, ImageNet-normalised (XMem's input)."""
-    image = torch.from_numpy(np.ascontiguousarray(rgb)).movedim(-1, -3).float() / 255
+    image = torch.from_numpy(np.require(rgb, requirements=['C', 'W'])).movedim(-1, -3).float() / 255
     mean = torch.tensor(IMAGENET_MEAN)[:, None, None]
     std = torch.tensor(IMAGENET_STD)[:, None, None]
     return (image - mean) / std
@@ -59,7 +59,8 @@ class VOSClipDataset(Dataset):
         max_jump: largest gap between picked frames (the curriculum changes it: :meth:`set_max_skip`).
         max_num_obj: objects per clip (channels of ``first_frame_gt``).
         crop_size: (H, W) of the random resized crop (XMem: 384×384).
-        finetune: no rotation/shear (XMem's fine-tuning phase).
+        finetune: no per-frame rotation/shear (XMem's fine-tuning phase; :meth:`set_finetune` switches it
+            during a run).
         repeat: times the video list is repeated per epoch.
 
     Items: ``frames`` (T, 3, H, W) ImageNet-normalised, ``first_frame_gt`` (1, N, H, W) int64 0/1,
@@ -99,11 +100,11 @@ class VOSClipDataset(Dataset):
         self._max_jump = multiprocessing.Value('i', 1)
         self.set_max_skip(max_jump)
         fill = {tv_tensors.Image: [round(255 * m) for m in IMAGENET_MEAN], tv_tensors.Mask: 0}
-        angle, shear = (0, 0) if finetune else (15, 10)
+        self._finetune = multiprocessing.Value('b', bool(finetune))
         self.clip_geometry = v2.Compose([
             v2.RandomHorizontalFlip(), v2.RandomResizedCrop(self.crop_size, scale=(0.36, 1.0), antialias=True)])
         self.clip_colour = v2.Compose([v2.ColorJitter(0.1, 0.03, 0.03, 0), v2.RandomGrayscale(0.05)])
-        self.frame_affine = v2.RandomAffine(degrees=angle, shear=shear, fill=fill)
+        self.frame_affine = v2.RandomAffine(degrees=15, shear=10, fill=fill)
         self.frame_colour = v2.ColorJitter(0.01, 0.01, 0.01, 0)
         self.normalize = v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)
 
@@ -117,6 +118,22 @@ class VOSClipDataset(Dataset):
     @property
     def max_jump(self) -> int:
         return self._max_jump.value
+
+    def set_finetune(self, finetune: bool) -> None:
+        """Turn the per-frame rotation/shear off (XMem's last 10k iterations); shared with forked workers."""
+        self._finetune.value = bool(finetune)
+
+    @property
+    def finetune(self) -> bool:
+        return bool(self._finetune.value)
+
+    @property
+    def metainfo(self) -> dict:
+        """Empty: lets mmengine's ``ConcatDataset`` / ``RepeatDataset`` wrap this dataset."""
+        return {}
+
+    def full_init(self) -> None:
+        """Nothing to do (listing happens in ``__init__``); called by mmengine's dataset wrappers."""
 
     def __len__(self) -> int:
         return len(self.videos)
@@ -153,7 +170,8 @@ class VOSClipDataset(Dataset):
             images = self.clip_colour(images)
             frames, frame_masks = [], []
             for image, mask in zip(images, masks):
-                image, mask = self.frame_affine(tv_tensors.Image(image), tv_tensors.Mask(mask))
+                if not self.finetune:
+                    image, mask = self.frame_affine(tv_tensors.Image(image), tv_tensors.Mask(mask))
                 frames.append(self.normalize(self.frame_colour(image).float() / 255))
                 frame_masks.append(mask)
             masks = torch.stack(frame_masks)

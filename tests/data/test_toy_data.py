@@ -319,6 +319,37 @@ def test_ytvis_layout(toy_root):
         assert len({a['id'] for a in data['annotations']}) == len(data['annotations'])
 
 
+def test_static_layout(toy_root):
+    root = toy_root / 'static'
+    for split, name, count in (('train', 'DUTS-TR', 4), ('val', 'DUTS-TE', 2)):
+        jpgs = sorted((root / name / f'{name}-Image').iterdir())
+        pngs = sorted((root / name / f'{name}-Mask').iterdir())
+        assert [p.name for p in jpgs] == [f'img_{i:05d}.jpg' for i in range(count)]
+        assert [p.name for p in pngs] == [f'img_{i:05d}.png' for i in range(count)]
+        for i, (jpg, png) in enumerate(zip(jpgs, pngs)):
+            sample = td.render_layout_static_image(0, split, i, 48, 64)
+            im = Image.open(png)
+            assert im.mode == 'L' and im.size == (64, 48)
+            mask = np.array(im)
+            assert set(np.unique(mask)) == {0, 255} and np.array_equal(mask == 255, sample.mask)
+            frame = np.array(Image.open(jpg).convert('RGB')).astype(int)
+            assert frame.shape == (48, 64, 3) and np.abs(frame - sample.image).mean() < 12  # JPEG loss
+            assert 0.03 < sample.mask.mean() < 0.8  # a salient object, neither a speck nor the whole image
+
+
+def test_render_static_image():
+    a, b, c = td.render_static_image(5, 40, 56), td.render_static_image(5, 40, 56), td.render_static_image(6, 40, 56)
+    assert a.image.shape == (40, 56, 3) and a.image.dtype == np.uint8 and a.mask.shape == (40, 56)
+    assert np.array_equal(a.image, b.image) and np.array_equal(a.mask, b.mask) and a.shapes == b.shapes
+    assert not np.array_equal(a.image, c.image)
+    for seed in range(6):
+        sample = td.render_static_image(seed, 48, 64, min_objects=1, max_objects=2)
+        assert 1 <= len(sample.shapes) <= 2 and set(sample.shapes) <= set(td.VIDEO_CLASSES)
+        # The object stands out: its colours differ from the background's.
+        fg, bg = sample.image[sample.mask].astype(float), sample.image[~sample.mask].astype(float)
+        assert np.abs(fg.mean(0) - bg.mean(0)).max() > 10 or fg.std(0).max() > bg.std(0).max()
+
+
 # ----------------------------------------------------------------------------------------------
 # Determinism, idempotence, atomicity
 # ----------------------------------------------------------------------------------------------
@@ -331,7 +362,7 @@ def test_deterministic(toy_root, tmp_path):
     c = _files(tmp_path / 'other')
     for key in ('davis/Annotations/480p/vid_000/00000.png', 'ytvos/train/meta.json',
                 'e2fgvi/JPEGImages/vid_000.zip', 'coco_panoptic/annotations/panoptic_train2017.json',
-                'ytvis/annotations/youtube_vis_2019_train.json'):
+                'ytvis/annotations/youtube_vis_2019_train.json', 'static/DUTS-TR/DUTS-TR-Mask/img_00000.png'):
         assert c[key] != a[key], key
 
 
@@ -405,6 +436,10 @@ def test_layout_kwargs():
     assert td.layout_kwargs('coco_panoptic', num_videos=6, num_images=10, height=64) == dict(
         num_train=10, num_val=2, height=64)
     assert td.layout_defaults('e2fgvi')['height'] == 120
+    assert td.layout_kwargs('static', num_videos=6, num_images=10, height=64) == dict(
+        num_train=10, num_val=2, height=64)
+    assert td.layout_defaults('static') == dict(num_train=16, num_val=4, height=96, width=160, min_objects=1,
+                                                 max_objects=2)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -427,6 +462,18 @@ def test_cli(tmp_path):
     assert out.returncode == 0 and out.stdout.count(': up to date ') == 2
     bad = subprocess.run([sys.executable, str(CLI), '--layouts', 'nope'], capture_output=True, env=env)
     assert bad.returncode != 0
+
+
+def test_cli_static(tmp_path):
+    env = {**os.environ, 'PYTHONPATH': ''}
+    cmd = [sys.executable, str(CLI), '--out', str(tmp_path / 'toy'), '--layouts', 'static', '--num-images', '3',
+           '--height', '32', '--width', '48']
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith('static: generated ') and '3+1 images 32x48' in out.stdout
+    root = tmp_path / 'toy' / 'static'
+    assert len(list((root / 'DUTS-TR' / 'DUTS-TR-Image').glob('*.jpg'))) == 3
+    assert len(list((root / 'DUTS-TE' / 'DUTS-TE-Mask').glob('*.png'))) == 1
 
 
 def test_package_import():

@@ -60,3 +60,27 @@ def test_predict_and_metric(tmp_path):
     metric.process({}, results)
     numbers = metric.compute_metrics(metric.results)
     assert 0 <= numbers['J&F-Mean'] <= 1 and (tmp_path / 'out' / 'seq' / 'd.png').is_file()
+
+
+def test_stage0_weights_load_into_a_multi_object_model():
+    """A single-object (stage-0) value stem is zero-padded to 5 channels by load_state_dict (mmengine load_from)."""
+    torch.manual_seed(0)
+    stage0 = XMemVOS(network=dict(SMALL, single_object=True)).state_dict()
+    model = XMemVOS(network=SMALL)
+    model.load_state_dict(stage0, strict=True)
+    stem = model.network.value_encoder.conv1.weight
+    assert stem.shape[1] == 5 and torch.equal(stem[:, :4], stage0['network.value_encoder.conv1.weight'])
+    assert not stem[:, 4].any()
+
+
+def test_pretrained_released_weights_load_before_training(tmp_path):
+    from seg.models.vos.xmem import XMem
+    torch.manual_seed(1)
+    released = XMem(**SMALL, single_object=True).state_dict()  # a stage-0 file: raw keys, 4-channel stem
+    torch.save(released, tmp_path / 'XMem-s0.pth')
+    model = XMemVOS(network=SMALL, pretrained=str(tmp_path / 'XMem-s0.pth'))
+    model.init_weights()
+    assert torch.equal(model.network.key_encoder.conv1.weight, released['key_encoder.conv1.weight'])
+    assert not model.network.value_encoder.conv1.weight[:, 4].any()
+    with pytest.raises(FileNotFoundError, match='XMem checkpoint'):
+        XMemVOS(network=SMALL, pretrained=str(tmp_path / 'missing.pth')).init_weights()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Generate FastSAM2's deterministic toy datasets (DAVIS, YouTube-VOS, E2FGVI, COCO panoptic, YouTube-VIS).
+"""Generate FastSAM2's deterministic toy datasets (DAVIS, YouTube-VOS, E2FGVI, COCO panoptic, YouTube-VIS, DUTS).
 
 Example::
 
@@ -44,8 +44,9 @@ def parse_args(argv, layouts, default_root):
     p.add_argument('--num-frames', type=int, help='frames per video (default: layout default)')
     p.add_argument('--height', type=int, help='frame / image height in px, all layouts (default: layout default)')
     p.add_argument('--width', type=int, help='frame / image width in px, all layouts (default: layout default)')
-    p.add_argument('--num-images', type=int, help='COCO panoptic training images (default: layout default)')
-    p.add_argument('--num-val-images', type=int, help='COCO panoptic val images (default: max(1, num_images // 4))')
+    p.add_argument('--num-images', type=int, help='COCO panoptic / static training images (default: layout default)')
+    p.add_argument('--num-val-images', type=int,
+                   help='COCO panoptic / static val images (default: max(1, num_images // 4))')
     p.add_argument('--force', action='store_true', help='regenerate even when up to date')
     return p.parse_args(argv)
 
@@ -61,7 +62,7 @@ def main(argv=None) -> int:
         params = td.layout_defaults(layout)
         params.update(kwargs)
         size = f'{params["height"]}x{params["width"]}'
-        if layout == 'coco_panoptic':
+        if layout in td.IMAGE_LAYOUTS:
             what = f'{params["num_train"]}+{params["num_val"]} images {size}'
         else:
             what = f'{params["num_train"]}+{params["num_val"]} videos x {params["num_frames"]} frames {size}'

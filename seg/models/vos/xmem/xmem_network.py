@@ -82,9 +82,7 @@ class XMem(nn.Module):
             XMemCheckpointError: missing / unexpected keys or shapes, listed.
         """
         state_dict = dict(state_dict)
-        stem = state_dict.get(VALUE_STEM_KEY)
-        if stem is not None and not self.single_object and stem.shape[1] == 4:
-            state_dict[VALUE_STEM_KEY] = torch.cat([stem, stem.new_zeros(stem.shape[0], 1, *stem.shape[2:])], 1)
+        self._pad_single_object_stem(state_dict, '')
         own = self.state_dict()
         missing = sorted(set(own) - set(state_dict))
         unexpected = sorted(set(state_dict) - set(own))
@@ -97,6 +95,18 @@ class XMem(nn.Module):
                     self.key_dim, self.value_dim, self.hidden_dim, len(missing), missing[:5], len(unexpected),
                     unexpected[:5], len(wrong), wrong[:5]))
         self.load_state_dict(state_dict)
+
+    def _pad_single_object_stem(self, state_dict: Dict[str, Tensor], prefix: str) -> None:
+        """Zero-pad a stage-0 (single-object) value stem from 4 to 5 input channels, in place."""
+        stem = state_dict.get(prefix + VALUE_STEM_KEY)
+        if stem is not None and not self.single_object and stem.dim() == 4 and stem.shape[1] == 4:
+            state_dict[prefix + VALUE_STEM_KEY] = torch.cat(
+                [stem, stem.new_zeros(stem.shape[0], 1, *stem.shape[2:])], 1)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Also when XMem is loaded as a submodule (mmengine's load_from of stage-0 weights into stage 3).
+        self._pad_single_object_stem(state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def freeze_bn(self) -> None:
         """Put every BatchNorm in eval mode, as the official trainer keeps the whole network in ``eval()``.
