@@ -41,6 +41,7 @@ from scipy import linalg
 from scipy.ndimage import uniform_filter
 
 from .i3d import InceptionI3d, load_i3d
+from seg.utils.optical_flow import dis_flow  # noqa: F401  (the default flow_fn; re-exported)
 
 __all__ = [
     'PIXEL_MAX', 'SSIM_WIN_SIZE', 'psnr', 'ssim', 'frechet_distance', 'i3d_features', 'vfid_from_features', 'vfid',
@@ -249,23 +250,6 @@ def vfid(real_videos: Sequence[np.ndarray], fake_videos: Sequence[np.ndarray],
     real = np.stack([i3d_features(v, i3d) for v in real_videos])
     fake = np.stack([i3d_features(v, i3d) for v in fake_videos])
     return vfid_from_features(real, fake)
-
-
-def dis_flow(img1: np.ndarray, img2: np.ndarray) -> np.ndarray:
-    """Optical flow from ``img1`` to ``img2`` with OpenCV's DIS (medium preset) on grey levels.
-
-    Any ``flow_fn`` with this contract can replace it in :func:`warping_error`,
-    e.g. a wrapper of a flow network (SPyNet, RAFT) for results comparable with papers.
-
-    Args:
-        img1, img2: (H, W, 3) RGB frames on 0..255.
-
-    Returns:
-        (H, W, 2) float32 flow in px, (x, y), on ``img1``'s grid: ``img1(p) ≈ img2(p + flow(p))``.
-    """
-    grey1 = cv2.cvtColor(np.clip(img1, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
-    grey2 = cv2.cvtColor(np.clip(img2, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
-    return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(grey1, grey2, None)
 
 
 def warp_by_flow(image: np.ndarray, flow: np.ndarray) -> np.ndarray:

@@ -8,13 +8,8 @@ import torch.nn as nn
 from torch import Tensor
 
 from seg.registry import MODELS
+from seg.utils.optical_flow import DIS_PRESETS, dis_optical_flow
 
-#: OpenCV DIS optical-flow presets by name.
-DIS_PRESETS = {
-    'ultrafast': cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-    'fast': cv2.DISOPTICAL_FLOW_PRESET_FAST,
-    'medium': cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
-}
 #: A bilinear sample of the known-pixel map at least this high has only known pixels under its weights.
 KNOWN_THRESHOLD = 0.999
 
@@ -208,7 +203,7 @@ class FlowPropagationInpainter(nn.Module):
             return frames[:n].copy()
         refs = list(range(n, len(frames))) if self.use_reference_frames else []
         centre = (n - 1) // 2
-        dis = cv2.DISOpticalFlow_create(DIS_PRESETS[self.flow_preset])
+        dis = dis_optical_flow(self.flow_preset)
         used = list(range(n)) + refs
         grey = {i: self._coarse_grey(frames[i], holes[i]) for i in used}
         grown = {i: self._grow(holes[i]) for i in used}
