@@ -27,20 +27,12 @@ from torch.utils.data import Dataset
 from seg.registry import DATASETS
 from .palette_io import PaletteMaskError, read_palette_png
 from .toy_data import davis_palette
-from .vos_clip_dataset import VOSDataError
+from .vos_clip_dataset import VOSDataError, read_rgb
 
 #: Ground-truth value of void pixels (DAVIS 2017 palette masks).
 VOID_ID = 255
 LAYOUTS = ('auto', 'davis2016', 'davis2017')
 FLOW_SUFFIXES = ('.jpg', '.png')
-
-
-def _read_rgb(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert('RGB'))
-    except OSError as err:
-        raise VOSDataError(f'cannot read image {path}: {err}') from None
 
 
 def binarise_gt(ids: np.ndarray, void: bool = True) -> np.ndarray:
@@ -143,7 +135,7 @@ class DAVIS16EvalDataset(Dataset):
         for stem in stems:
             if stem not in found:
                 raise VOSDataError(f'{name}: no flow image {stem}.jpg/.png in {folder}')
-            flow = _read_rgb(found[stem])
+            flow = read_rgb(found[stem])
             if flow.shape[:2] != size:
                 raise VOSDataError(f'{name}/{found[stem].name}: flow image {flow.shape[:2]} and frame {size} differ')
             flows.append(flow)
@@ -156,7 +148,7 @@ class DAVIS16EvalDataset(Dataset):
             raise VOSDataError(f'no frames for {name} in {self.im_root / name}')
         frames, gt, palette = [], [], None
         for path in frame_paths:
-            frames.append(_read_rgb(path))
+            frames.append(read_rgb(path))
             mask = self.gt_root / name / f'{path.stem}.png'
             if not mask.is_file():
                 raise VOSDataError(f'{name}: no annotation {mask.name} in {mask.parent} for frame {path.name}')

@@ -30,12 +30,11 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.nn import functional as nnf
-from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import InterpolationMode, v2
 
 from seg.registry import DATASETS
-from .vos_clip_dataset import IMAGENET_MEAN, MAX_TRIALS, VOSDataError, normalize_frames
+from .vos_clip_dataset import IMAGENET_MEAN, MAX_TRIALS, VOSDataError, WrappableDataset, normalize_frames, read_rgb
 
 #: Image suffixes (case-insensitive) that are listed; a mask is the same name with ``MASK_SUFFIX``.
 IMAGE_SUFFIXES = ('.jpg', '.jpeg')
@@ -106,15 +105,6 @@ def _list_pairs(image_dir: Path, mask_dir: Path, recursive: bool) -> List[Tuple[
     return pairs
 
 
-def _read_rgb(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert('RGB'))
-    except (OSError, SyntaxError, ValueError) as err:
-        raise VOSDataError(f'cannot read image {path}: {err} (corrupt or not an image? replace or remove it)'
-                           ) from err
-
-
 def _read_mask(path: Path) -> np.ndarray:
     """(H, W) bool foreground of a mask file."""
     try:
@@ -128,7 +118,7 @@ def _read_mask(path: Path) -> np.ndarray:
 
 
 @DATASETS.register_module()
-class StaticClipDataset(Dataset):
+class StaticClipDataset(WrappableDataset):
     """XMem's stage-0 clips from still images with binary masks.
 
     Args:
@@ -177,20 +167,12 @@ class StaticClipDataset(Dataset):
         self.frame_colour = v2.ColorJitter(0.1, 0.05, 0.05, 0)
         self.frame_warp = v2.RandomApply([SmoothElastic(elastic_scale, fill=fill)], p=elastic_prob)
 
-    @property
-    def metainfo(self) -> dict:
-        """Empty: lets mmengine's ``ConcatDataset`` / ``RepeatDataset`` wrap this dataset."""
-        return {}
-
-    def full_init(self) -> None:
-        """Nothing to do (listing happens in ``__init__``); called by mmengine's dataset wrappers."""
-
     def __len__(self) -> int:
         return len(self.pairs)
 
     def _load(self, index: int) -> Tuple[torch.Tensor, torch.Tensor]:
         image_path, mask_path = self.pairs[index]
-        rgb, mask = _read_rgb(image_path), _read_mask(mask_path)
+        rgb, mask = read_rgb(image_path), _read_mask(mask_path)
         if mask.shape != rgb.shape[:2]:
             raise VOSDataError(f'mask {mask_path} is {mask.shape[1]}x{mask.shape[0]} px but image {image_path} '
                                f'is {rgb.shape[1]}x{rgb.shape[0]}: they must have the same size')

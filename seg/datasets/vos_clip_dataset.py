@@ -47,8 +47,30 @@ class VOSDataError(ValueError):
     """A VOS folder is missing, empty or inconsistent."""
 
 
+def read_rgb(path: Path, what: str = 'image') -> np.ndarray:
+    """(H, W, 3) uint8 RGB of an image file; a :class:`VOSDataError` naming the ``what`` at ``path`` if undecodable."""
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert('RGB'))
+    except (OSError, SyntaxError, ValueError) as err:
+        raise VOSDataError(f'cannot read {what} {path}: {err}; replace it (re-extract the video\'s frames) or '
+                           f'remove it') from None
+
+
+class WrappableDataset(Dataset):
+    """A plain ``torch`` dataset that mmengine's ``ConcatDataset`` / ``RepeatDataset`` can wrap."""
+
+    @property
+    def metainfo(self) -> dict:
+        """Empty: the wrappers read it."""
+        return {}
+
+    def full_init(self) -> None:
+        """Nothing to do (listing happens in ``__init__``); the wrappers call it."""
+
+
 @DATASETS.register_module()
-class VOSClipDataset(Dataset):
+class VOSClipDataset(WrappableDataset):
     """XMem's training clips.
 
     Args:
@@ -127,14 +149,6 @@ class VOSClipDataset(Dataset):
     def finetune(self) -> bool:
         return bool(self._finetune.value)
 
-    @property
-    def metainfo(self) -> dict:
-        """Empty: lets mmengine's ``ConcatDataset`` / ``RepeatDataset`` wrap this dataset."""
-        return {}
-
-    def full_init(self) -> None:
-        """Nothing to do (listing happens in ``__init__``); called by mmengine's dataset wrappers."""
-
     def __len__(self) -> int:
         return len(self.videos)
 
@@ -150,8 +164,7 @@ class VOSClipDataset(Dataset):
         return picked[::-1] if rng.random() < 0.5 else picked
 
     def _load(self, name: str, frame: str) -> Tuple[torch.Tensor, torch.Tensor]:
-        with Image.open(self.im_root / name / f'{frame}.jpg') as im:
-            image = torch.from_numpy(np.asarray(im.convert('RGB')).copy()).permute(2, 0, 1)
+        image = torch.from_numpy(read_rgb(self.im_root / name / f'{frame}.jpg', 'frame').copy()).permute(2, 0, 1)
         ids = read_palette_png(self.gt_root / name / f'{frame}.png')[0]
         if ids.shape != tuple(image.shape[1:]):
             raise VOSDataError(f'{name}/{frame}: mask {ids.shape} and frame {tuple(image.shape[1:])} differ in size')

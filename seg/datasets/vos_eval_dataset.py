@@ -3,12 +3,11 @@ from pathlib import Path
 from typing import List
 
 import numpy as np
-from PIL import Image
 from torch.utils.data import Dataset
 
 from seg.registry import DATASETS
 from .palette_io import read_palette_png
-from .vos_clip_dataset import VOSDataError, normalize_frames
+from .vos_clip_dataset import VOSDataError, normalize_frames, read_rgb
 
 
 @DATASETS.register_module()
@@ -39,12 +38,7 @@ class DAVISEvalDataset(Dataset):
             raise VOSDataError(f'no annotations for {name} in {self.gt_root}')
         frames, gt, palette = [], [], None
         for mask in masks:
-            image_path = self.im_root / name / f'{mask.stem}.jpg'
-            try:
-                with Image.open(image_path) as im:
-                    frames.append(np.asarray(im.convert('RGB')))
-            except OSError as err:
-                raise VOSDataError(f'cannot read frame {image_path}: {err}') from None
+            frames.append(read_rgb(self.im_root / name / f'{mask.stem}.jpg', 'frame'))
             ids, mask_palette = read_palette_png(mask)
             if ids.shape != frames[-1].shape[:2]:
                 raise VOSDataError(f'{name}/{mask.name}: mask {ids.shape} and frame {frames[-1].shape[:2]} differ')

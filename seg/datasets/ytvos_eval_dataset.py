@@ -18,12 +18,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
 
 from seg.registry import DATASETS
 from .palette_io import PaletteMaskError, read_palette_png
-from .vos_clip_dataset import VOSDataError, normalize_frames
+from .vos_clip_dataset import VOSDataError, normalize_frames, read_rgb
 
 
 class LazyFrames:
@@ -42,11 +41,7 @@ class LazyFrames:
 
     def __getitem__(self, t: int) -> torch.Tensor:
         path = self.paths[t]
-        try:
-            with Image.open(path) as im:
-                rgb = np.asarray(im.convert('RGB'))
-        except OSError as err:
-            raise VOSDataError(f'cannot read frame {path}: {err}; re-extract the video\'s frames') from None
+        rgb = read_rgb(path, 'frame')
         if rgb.shape[:2] != self.size:
             raise VOSDataError(f'frame {path} is {rgb.shape[0]}x{rgb.shape[1]} but the annotations are '
                                f'{self.size[0]}x{self.size[1]}; frames and masks must have one size')

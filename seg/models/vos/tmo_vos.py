@@ -7,13 +7,12 @@ import torch
 from mmengine.model import BaseModel
 from torch import Tensor
 
+from seg.datasets.davis16_dataset import binarise_gt
 from seg.registry import MODELS
 from seg.utils.optical_flow import DIS_PRESETS
 from .tmo import TMO, convert_tmo_state_dict, load_tmo_checkpoint
 from .tmo.flow_images import LAST_FRAME_MODES, render_flow, video_flow_images
 
-#: Ground-truth value of void pixels.
-VOID_ID = 255
 #: Defaults of the ``flow`` argument (DIS flow computed when the data gives no flow images).
 FLOW_DEFAULTS = dict(preset='medium', last_frame='backward', size=None)
 
@@ -147,9 +146,7 @@ class TMOVOS(BaseModel):
             for t in range(rgb.shape[0]):
                 masks = self.network(rgb[t][None, None].to(device), flow[t][None, None].to(device))['masks']
                 preds.append(masks[0, 0, 0].to(torch.uint8).cpu().numpy())
-            truth = np.asarray(gt[i])
-            result = dict(name=name[i], pred=np.stack(preds),
-                          gt=np.where(truth == VOID_ID, VOID_ID, truth > 0).astype(np.uint8))
+            result = dict(name=name[i], pred=np.stack(preds), gt=binarise_gt(gt[i]))
             result.update({k: v[i] for k, v in meta.items()})
             results.append(result)
         return results
