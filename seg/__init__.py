@@ -9,7 +9,7 @@ from .ops.backend import select_backend
 
 select_backend()
 
-from .engine.checkpoint import install_checkpoint_safety  # noqa: E402
+from .fileio.checkpoint import install_checkpoint_safety  # noqa: E402
 from .version import __version__  # noqa: E402
 
 install_checkpoint_safety()

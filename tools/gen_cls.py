@@ -45,9 +45,9 @@ def main(argv=None) -> int:
     import torch
     from mmengine.logging import print_log
 
+    from seg.apis.vocabulary import class_names_from_config
     from seg.models.utils.class_embedding import (build_class_embeddings, build_openclip_text_encoder,
-                                                  class_names_from_config, default_embedding_path,
-                                                  read_class_names, save_class_embeddings)
+                                                  default_embedding_path, read_class_names, save_class_embeddings)
 
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     try:

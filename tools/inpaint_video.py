@@ -48,7 +48,8 @@ def main(argv=None) -> int:
     import seg  # noqa: F401  (chooses the ops backend)
     from mmengine.logging import print_log
 
-    from seg.apis.inpaint import InpaintInputError, init_inpainter, inpaint_video
+    from seg.apis.inpaint import init_inpainter, inpaint_video
+    from seg.fileio import InputError
 
     try:
         inpainter = init_inpainter(args.config, args.weights, args.device)
@@ -56,7 +57,7 @@ def main(argv=None) -> int:
                       num_ref=args.num_ref, ref_stride=args.ref_stride, resize=args.resize,
                       mask_dilation=args.mask_dilation, fp16=args.fp16, device=args.device,
                       preview_path=args.preview)
-    except InpaintInputError as err:
+    except InputError as err:
         parser.exit(2, f'{parser.prog}: error: {err}\n')
     print_log(f'wrote {args.out}', logger='current')
     return 0

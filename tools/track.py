@@ -45,10 +45,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     import seg  # noqa: F401  (registries, ops backend)
-    from seg.apis.inpaint import VIDEO_FORMATS, VideoWriter, open_frames
+    from seg.fileio.frames import VIDEO_FORMATS, VideoWriter, open_frames
     from seg.apis.track import TrackingInputError, read_first_masks, track
-    from seg.datasets.palette_io import read_palette_png, write_palette_png
-    from seg.datasets.toy_data import davis_palette
+    from seg.fileio.palette import davis_palette, read_palette_png, write_palette_png
     from seg.visualization.overlay import overlay_masks
 
     out = Path(args.out)

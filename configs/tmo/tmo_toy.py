@@ -2,7 +2,7 @@
 # sequences of 12 frames at 96x160, several objects merged into one foreground) on CPU in seconds: 128x128
 # network input, DIS flow computed from the frames (the toy data has no flow images). There is no training
 # recipe; pass any TMO checkpoint (official names or a TMOVOS state dict), e.g. a random initialisation:
-#   python -c "import torch, seg; from seg.models.vos.tmo import TMO; torch.save(TMO().state_dict(), '/tmp/tmo.pth')"
+#   python -c "import torch, seg; from seg.models.tmo import TMO; torch.save(TMO().state_dict(), '/tmp/tmo.pth')"
 #   python tools/test.py configs/tmo/tmo_toy.py /tmp/tmo.pth
 _base_ = ['./tmo_davis16.py']
 

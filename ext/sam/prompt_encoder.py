@@ -9,10 +9,9 @@ from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
+from mmdet.registry import MODELS
 from mmdet.utils import ConfigType
 from torch import Tensor
-
-from seg.registry import MODELS
 
 from .layer_norm_2d import LayerNorm2d
 
@@ -82,7 +81,6 @@ class PositionEmbeddingRandom(nn.Module):
         return self._encode_unit(unit.to(self.positional_encoding_gaussian_matrix.dtype))
 
 
-@MODELS.register_module()
 class PromptEncoder(nn.Module):
     """Embed SAM prompts: points and boxes as sparse tokens, a mask as a dense map.
 

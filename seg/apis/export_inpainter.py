@@ -7,9 +7,10 @@ from typing import Dict, Union
 import torch
 from torch import Tensor
 
-from seg.engine.checkpoint import atomic_write_bytes, load_local_checkpoint
-from seg.models.inpainters.e2fgvi_generator import E2FGVIGenerator, E2FGVIHQGenerator
-from seg.models.inpainters.e2fgvi_inpainter import generator_state_dict
+from seg.fileio.atomic import atomic_write_bytes
+from seg.fileio.checkpoint import load_local_checkpoint
+from seg.models.e2fgvi import E2FGVIGenerator, E2FGVIHQGenerator
+from seg.models.e2fgvi.e2fgvi_inpainter import generator_state_dict
 
 #: A key only each generator has: E2FGVI's learned SoftComp bias map, E2FGVI-HQ's bias conv.
 GENERATOR_BY_KEY = {'sc.bias': E2FGVIGenerator, 'sc.bias_conv.weight': E2FGVIHQGenerator}

@@ -33,13 +33,11 @@ renamed into place at the end, so an error never leaves a half-written result.
 Every input is checked before anything is written (:class:`InpaintInputError`).
 """
 import os
-import secrets
 import shutil
 from fractions import Fraction
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
 
-import av
 import cv2
 import numpy as np
 import torch
@@ -50,10 +48,13 @@ from mmengine.runner import load_checkpoint
 from PIL import Image
 from tqdm import tqdm
 
-from seg.models.inpainters.e2fgvi_inpainter import E2FGVIInpainter
+from seg.models.e2fgvi.e2fgvi_inpainter import E2FGVIInpainter
 from seg.models.inpainters.flow_propagation_inpainter import FlowPropagationInpainter
 from seg.models.utils.inpainting_windows import (ALL_REFERENCES, DEFAULT_NEIGHBOR_STRIDE, DEFAULT_REF_STRIDE, neighbor_ids,
                                                 reference_ids)
+from seg.fileio.atomic import temp_sibling
+from seg.fileio.errors import InputError
+from seg.fileio.frames import IMAGE_SUFFIXES, VIDEO_FORMATS, FolderWriter, VideoWriter, open_frames
 from seg.registry import MODELS
 from seg.visualization import overlay_masks, side_by_side
 
@@ -61,13 +62,6 @@ from .runner import load_config
 
 __all__ = ['InpaintInputError', 'inpaint_video', 'init_inpainter', 'read_mask']
 
-#: Output containers PyAV writes, by suffix.
-VIDEO_FORMATS = {'.mp4': 'mp4', '.mov': 'mov', '.mkv': 'matroska', '.avi': 'avi'}
-#: Suffixes read as frames in a frame folder.
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
-#: Encoder and constant rate factor of video output (17: visually lossless).
-VIDEO_CODEC = 'libx264'
-VIDEO_CRF = '17'
 #: Frame rate of the output when the source (a frame folder) has none; the official script's default.
 DEFAULT_FPS = 24
 #: Longer side (px) above which frames are inpainted downscaled; 1080p and larger exceed it.
@@ -78,7 +72,7 @@ DEFAULT_REF_RADIUS = 50
 Size = Tuple[int, int]  # (H, W) px
 
 
-class InpaintInputError(ValueError):
+class InpaintInputError(InputError):
     """The frames, masks or options given to :func:`inpaint_video` cannot be used; nothing was written."""
 
 
@@ -94,97 +88,6 @@ def _reach(neighbor_stride: int, num_ref: int, ref_stride: int, ref_radius: int)
 # ----------------------------------------------------------------------------------------------
 # Reading frames and masks
 # ----------------------------------------------------------------------------------------------
-class VideoFrames:
-    """The frames of a video file, decoded lazily with PyAV; each iteration is a new pass.
-
-    Args:
-        path: any video PyAV (FFmpeg) can read.
-
-    Attributes:
-        num_frames: from the container's frame count, or a demux (no decoding) count when it has none.
-        size: (H, W) of the first frame.
-        fps: the stream's average frame rate, or None.
-    """
-
-    def __init__(self, path: Path):
-        self.path = path
-        try:
-            with av.open(str(path)) as container:
-                if not container.streams.video:
-                    raise InpaintInputError(f'{path} has no video stream')
-                stream = container.streams.video[0]
-                first = next(container.decode(stream), None)
-                if first is None:
-                    raise InpaintInputError(f'{path} holds no decodable video frame')
-                self.size = (first.height, first.width)
-                self.fps = stream.average_rate
-                self.num_frames = stream.frames
-            if self.num_frames <= 0:
-                with av.open(str(path)) as container:
-                    self.num_frames = sum(1 for packet in container.demux(video=0) if packet.size)
-        except av.FFmpegError as err:
-            raise InpaintInputError(f'cannot read video {path}: {err}; give a video FFmpeg can decode, or a '
-                                    'folder of frame images') from None
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        """(H, W, 3) uint8 RGB frames in order."""
-        try:
-            with av.open(str(self.path)) as container:
-                for frame in container.decode(video=0):
-                    image = frame.to_ndarray(format='rgb24')
-                    if image.shape[:2] != self.size:
-                        raise InpaintInputError(f'{self.path}: frame size changes from {self.size} to '
-                                                f'{image.shape[:2]} mid-video')
-                    yield image
-        except av.FFmpegError as err:
-            raise InpaintInputError(f'cannot decode video {self.path}: {err}') from None
-
-
-class FolderFrames:
-    """Frames stored as image files in one folder, in file-name order, read lazily with OpenCV.
-
-    Args:
-        path: folder holding the frames (``IMAGE_SUFFIXES``); every header is checked here.
-    """
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not self.files:
-            raise InpaintInputError(f'{path} holds no frame images ({", ".join(IMAGE_SUFFIXES)})')
-        sizes = {}
-        for file in self.files:
-            try:
-                with Image.open(file) as image:
-                    sizes.setdefault((image.height, image.width), file)
-            except OSError as err:
-                raise InpaintInputError(f'cannot read frame {file}: {err}') from None
-        if len(sizes) > 1:
-            raise InpaintInputError(f'frames in {path} differ in size: ' +
-                                    ', '.join(f'{h}x{w} ({f.name})' for (h, w), f in sizes.items()))
-        self.size = next(iter(sizes))
-        self.fps = None
-        self.num_frames = len(self.files)
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        """(H, W, 3) uint8 RGB frames in order."""
-        for file in self.files:
-            image = cv2.imread(str(file), cv2.IMREAD_COLOR)
-            if image is None:
-                raise InpaintInputError(f'OpenCV cannot decode frame {file}')
-            yield cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def open_frames(source: Union[str, Path]) -> Union[VideoFrames, FolderFrames]:
-    """A video file or a frame folder as a lazy frame source; a missing or unreadable one raises."""
-    path = Path(source)
-    if path.is_dir():
-        return FolderFrames(path)
-    if not path.is_file():
-        raise InpaintInputError(f'frames source {path} not found; give a video file or a folder of frames')
-    return VideoFrames(path)
-
-
 def read_mask(path: Path) -> np.ndarray:
     """(H, W) bool hole mask of a mask image: any non-zero grey value is a hole, as official ``test.py``."""
     try:
@@ -337,72 +240,6 @@ class WindowFrames:
             del self.store[i]
 
 
-# ----------------------------------------------------------------------------------------------
-# Writing
-# ----------------------------------------------------------------------------------------------
-class VideoWriter:
-    """Encodes RGB frames into a video file with PyAV (libx264; yuv444p when a side is odd).
-
-    Args:
-        path: file to write.
-        container_format: FFmpeg format name (``VIDEO_FORMATS``).
-        size: (H, W) of the frames.
-        fps: frame rate.
-    """
-
-    def __init__(self, path: Path, container_format: str, size: Size, fps: Fraction):
-        self.container = av.open(str(path), 'w', format=container_format)
-        self.stream = self.container.add_stream(VIDEO_CODEC, rate=fps)
-        codec = self.stream.codec_context
-        codec.height, codec.width = size
-        codec.pix_fmt = 'yuv420p' if size[0] % 2 == 0 and size[1] % 2 == 0 else 'yuv444p'
-        codec.options = {'crf': VIDEO_CRF}
-        self.closed = False
-
-    def write(self, frame: np.ndarray) -> None:
-        """Encode one (H, W, 3) uint8 RGB frame."""
-        for packet in self.stream.encode(av.VideoFrame.from_ndarray(frame, format='rgb24')):
-            self.container.mux(packet)
-
-    def close(self) -> None:
-        """Flush the encoder and finish the file."""
-        for packet in self.stream.encode(None):
-            self.container.mux(packet)
-        self.container.close()
-        self.closed = True
-
-    def abort(self) -> None:
-        """Close without flushing, if still open (the file is discarded)."""
-        if not self.closed:
-            self.container.close()
-            self.closed = True
-
-
-class FolderWriter:
-    """Writes RGB frames as ``00000.png, 00001.png, ...`` into a folder.
-
-    Args:
-        path: existing folder.
-    """
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.count = 0
-
-    def write(self, frame: np.ndarray) -> None:
-        """Write one (H, W, 3) uint8 RGB frame."""
-        file = self.path / f'{self.count:05d}.png'
-        if not cv2.imwrite(str(file), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)):
-            raise OSError(f'could not write {file}')
-        self.count += 1
-
-    def close(self) -> None:
-        """Nothing to finish."""
-
-    def abort(self) -> None:
-        """Nothing to release."""
-
-
 def _check_output(out_path: Path, sources: Sequence[Path]) -> None:
     """Refuse outputs that would overwrite an input, a non-empty folder, or look like an image."""
     if out_path.suffix.lower() in IMAGE_SUFFIXES:
@@ -545,8 +382,8 @@ def inpaint_video(frames_source: Union[str, Path],
 
     inpainter = inpainter.to(torch_device).eval()
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    temp = _temp_sibling(out_path)
-    preview_temp = None if preview_path is None else _temp_sibling(Path(preview_path))
+    temp = temp_sibling(out_path)
+    preview_temp = None if preview_path is None else temp_sibling(Path(preview_path))
     try:
         if out_path.suffix.lower() in VIDEO_FORMATS:
             writer = VideoWriter(temp, VIDEO_FORMATS[out_path.suffix.lower()], out_size, rate)
@@ -577,11 +414,6 @@ def inpaint_video(frames_source: Union[str, Path],
                 path.unlink()
         raise
     return out_path
-
-
-def _temp_sibling(path: Path) -> Path:
-    """A fresh hidden name beside ``path``, to write it completely before renaming it into place."""
-    return path.parent / f'.{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part'
 
 
 def _run(frames, masks: MaskSequence, preparer: FramePreparer, inpainter: nn.Module, writer, device: torch.device,

@@ -17,7 +17,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import seg  # noqa: F401  (ops backend and checkpoint safety before any model import)
-from seg.engine.checkpoint import TRUST_ENV
+from seg.fileio.checkpoint import TRUST_ENV
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
@@ -99,7 +99,7 @@ def train(config: str, work_dir: Optional[str] = None, resume: Optional[str] = N
         cfg_options (dict, optional): Config overrides.
         launcher (str): ``none``, ``pytorch``, ``slurm`` or ``mpi``.
         trust_checkpoint (bool): Load checkpoints with full pickle (see
-            :mod:`seg.engine.checkpoint`).
+            :mod:`seg.fileio.checkpoint`).
 
     Returns:
         Runner: The runner after training.

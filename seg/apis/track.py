@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from seg.datasets.palette_io import PaletteMaskError, read_palette_png
+from seg.fileio.palette import PaletteMaskError, read_palette_png
 from seg.datasets.vos_clip_dataset import normalize_frames
-from seg.models.vos.xmem import XMem, load_xmem_checkpoint
-from seg.models.vos.xmem.inference import ObjectManager, TrackingInputError, XMemInferenceCore
-from .inpaint import InpaintInputError, open_frames
+from seg.models.xmem import XMem, load_xmem_checkpoint
+from seg.models.xmem.inference import ObjectManager, TrackingInputError, XMemInferenceCore
+from seg.fileio.frames import FrameSourceError, open_frames
 
 FramesLike = Union[str, Path, Iterable[np.ndarray]]
 MasksLike = Union[str, Path, np.ndarray, Mapping[int, np.ndarray]]
@@ -61,7 +61,7 @@ def _frames(video: FramesLike) -> Iterator[np.ndarray]:
     if isinstance(video, (str, Path)):
         try:
             yield from open_frames(video)
-        except InpaintInputError as err:
+        except FrameSourceError as err:
             raise TrackingInputError(str(err)) from None
     else:
         yield from video
@@ -84,7 +84,7 @@ def track(video: FramesLike, masks: MasksLike, network: Optional[XMem] = None,
         network: a built :class:`XMem`; or ``checkpoint``, a local XMem file.
         device: where the network runs.
         inference_config: overrides of the official memory settings
-            (:data:`~seg.models.vos.xmem.inference.DEFAULT_INFERENCE_CONFIG`, e.g. ``max_internal_size``).
+            (:data:`~seg.models.xmem.inference.DEFAULT_INFERENCE_CONFIG`, e.g. ``max_internal_size``).
 
     Raises:
         TrackingInputError: no first-frame mask, a mask whose size differs from the frames, a mask

@@ -1,13 +1,13 @@
 """Datasets and transforms; importing registers them in ``seg.registry``.
 
-``seg.datasets.toy_data`` writes the deterministic toy datasets the tests and
+``seg.toy_data`` writes the deterministic toy datasets the tests and
 toy configs use (``tools/data/make_toy_data.py``).
 """
 from . import samplers, transforms  # noqa: F401
 from .video_inpainting_dataset import VideoInpaintingDataset  # noqa: F401
 from .vos_clip_dataset import VOSClipDataset  # noqa: F401
-from .vos_eval_dataset import DAVISEvalDataset  # noqa: F401
-from .davis16_dataset import DAVIS16EvalDataset  # noqa: F401
+from .davis_eval_dataset import DAVISEvalDataset  # noqa: F401
+from .davis16_eval_dataset import DAVIS16EvalDataset  # noqa: F401
 from .vocabulary_concat_dataset import VocabularyConcatDataset  # noqa: F401
 from .youtube_vis_dataset import YouTubeVISDataset  # noqa: F401
 from .video_collate import video_collate  # noqa: F401

@@ -24,7 +24,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from seg.registry import DATASETS
-from .palette_io import read_palette_png
+from seg.fileio.palette import read_palette_png
 
 #: ImageNet statistics (RGB in [0, 1]) used for normalisation and as the affine fill colour.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset
 
 from seg.registry import DATASETS
-from .palette_io import PaletteMaskError, read_palette_png
+from seg.fileio.palette import PaletteMaskError, read_palette_png
 from .vos_clip_dataset import VOSDataError, normalize_frames, read_rgb
 
 

@@ -8,10 +8,8 @@ per-video and overall PSNR/SSIM, VFID with local I3D weights, E_warp on request.
 ``tools/analysis/inpaint_eval.py`` is the command line over
 :func:`evaluate_inpainting_folders`.
 """
-import json
 import os
 import os.path as osp
-import tempfile
 from typing import Dict, List, Optional
 
 import cv2
@@ -21,7 +19,7 @@ from tqdm import tqdm
 from seg.evaluation.functional.inpainting_metrics import (FlowFn, build_vfid_network, dis_flow, i3d_features, psnr,
                                                           ssim, summarize_scores, vfid_from_features, warping_error)
 
-__all__ = ['read_frame_folder', 'evaluate_inpainting_folders', 'write_json_atomic']
+__all__ = ['read_frame_folder', 'evaluate_inpainting_folders']
 
 #: Frame files read from a video folder (lower-case extensions).
 FRAME_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp')
@@ -113,23 +111,3 @@ def evaluate_inpainting_folders(gt_dir: str,
             raise ValueError('VFID needs at least two videos; drop the I3D weights to score one video')
         summary['overall']['VFID'] = vfid_from_features(np.stack(real_features), np.stack(fake_features))
     return summary
-
-
-def write_json_atomic(path: str, obj: Dict) -> None:
-    """Write ``obj`` as indented json to ``path`` via a temporary file in the same folder and ``os.replace``.
-
-    Args:
-        path: Destination file; its folder is created.
-        obj: json-serialisable object (``inf`` is written as ``Infinity``).
-    """
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix='.json.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            json.dump(obj, f, indent=2)
-            f.write('\n')
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise

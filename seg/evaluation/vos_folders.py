@@ -20,7 +20,7 @@ from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 
-from seg.datasets.palette_io import PaletteMaskError, read_palette_png
+from seg.fileio.palette import PaletteMaskError, read_palette_png
 from .functional.davis_measures import boundary_f_frames, region_similarity, statistics
 
 #: Ground-truth value of void pixels.

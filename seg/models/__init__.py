@@ -1,3 +1,13 @@
-"""FastSAM2 models, one folder per role; importing registers them in ``seg.registry.MODELS``."""
-from . import data_preprocessors, detectors, flow, heads, inpainters, layers, losses, necks, vos, wrappers  # noqa: F401
-import ext.sam  # noqa: F401,E402  (SAM's prompt encoder registers in MODELS)
+"""FastSAM2 models; importing registers them in ``seg.registry.MODELS``.
+
+One folder per model family (``rapsam/``, ``xmem/``, ``tmo/``, ``e2fgvi/``,
+``flow/``) for what that family owns; role folders (``layers/``, ``losses/``,
+``inpainters/``, ``data_preprocessors/``, ``wrappers/``, ``utils/``) only for
+parts two or more families share.  ``ext/`` stands alone: its components are
+registered here.
+"""
+from ext.sam import PromptEncoder
+from seg.registry import MODELS
+from . import data_preprocessors, e2fgvi, flow, inpainters, layers, losses, rapsam, tmo, wrappers, xmem  # noqa: F401
+
+MODELS.register_module(module=PromptEncoder)

@@ -11,7 +11,8 @@ from typing import Dict, Mapping, Type
 import torch
 from torch import Tensor
 
-from seg.models.inpainters.e2fgvi_generator import E2FGVIGenerator, E2FGVIGeneratorBase, E2FGVIHQGenerator
+from seg.models.e2fgvi.e2fgvi_generator import E2FGVIGenerator, E2FGVIGeneratorBase
+from seg.models.e2fgvi.e2fgvi_hq_generator import E2FGVIHQGenerator
 from seg.registry import PARITY_RUNNERS
 
 from .fixture import fixture_state_dict

@@ -118,7 +118,7 @@ def _resnet_depth(fixture: dict) -> int:
 
 
 def rapsam_model_config(fixture: dict) -> dict:
-    """The ``RapSAM`` config of a full-model fixture (eval_rap_sam_coco.py settings)."""
+    """The ``RapSAM`` config of a full-model fixture (eval_rapsam_coco.py settings)."""
     num_things, num_stuff = _class_split(fixture)
     head = dict(head_config(fixture, 'panoptic_head.'), num_things_classes=num_things, num_stuff_classes=num_stuff)
     return dict(

@@ -8,7 +8,7 @@ from typing import Dict, Mapping
 import torch
 from torch import Tensor
 
-from seg.models.vos.tmo import TMO
+from seg.models.tmo import TMO
 from seg.registry import PARITY_RUNNERS
 
 from .fixture import fixture_state_dict

@@ -11,8 +11,8 @@ from typing import Callable, Dict, Mapping, Optional
 import torch
 from torch import Tensor
 
-from seg.models.vos.xmem import XMem
-from seg.models.vos.xmem.inference import DEFAULT_INFERENCE_CONFIG, XMemInferenceCore
+from seg.models.xmem import XMem
+from seg.models.xmem.inference import DEFAULT_INFERENCE_CONFIG, XMemInferenceCore
 from seg.registry import PARITY_RUNNERS
 
 from .fixture import fixture_state_dict

@@ -11,8 +11,8 @@ from typing import Dict, Mapping
 import torch
 from torch import Tensor
 
-from seg.models.vos.xmem import XMem
-from seg.models.vos.xmem.memory_util import do_softmax, get_similarity, readout
+from seg.models.xmem import XMem
+from seg.models.xmem.memory_util import do_softmax, get_similarity, readout
 from seg.registry import PARITY_RUNNERS
 
 from .fixture import fixture_state_dict

@@ -9,9 +9,11 @@ import pytest
 import torch
 import torch.nn as nn
 
-from seg.apis.inpaint import InpaintInputError, VideoFrames, inpaint_video, processing_size
-from seg.datasets.toy_data import render_video
-from seg.models.inpainters.e2fgvi_inpainter import E2FGVIInpainter, generator_state_dict
+from seg.apis.inpaint import InpaintInputError, inpaint_video, processing_size
+from seg.fileio import InputError
+from seg.fileio.frames import VideoFrames
+from seg.toy_data import render_video
+from seg.models.e2fgvi.e2fgvi_inpainter import E2FGVIInpainter, generator_state_dict
 from seg.registry import MODELS
 
 HEIGHT, WIDTH, NUM_FRAMES = 48, 80, 12
@@ -283,7 +285,7 @@ def test_bad_input_raises_before_writing(clip, tmp_path, case, suffix):
     kwargs, message = bad_inputs(clip, tmp_path / 'inputs')[case]
     out_dir = tmp_path / 'out'
     out_dir.mkdir()
-    with pytest.raises(InpaintInputError, match=message):
+    with pytest.raises(InputError, match=message):
         inpaint_video(out_path=out_dir / f'result{suffix}', preview_path=out_dir / 'preview.png', progress=False,
                       **kwargs)
     assert list(out_dir.iterdir()) == []

@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from seg.apis import track
-from seg.datasets.palette_io import write_palette_png
-from seg.datasets.toy_data import davis_palette, render_video
-from seg.models.vos.xmem import XMem
-from seg.models.vos.xmem.inference import TrackingInputError
+from seg.fileio.palette import write_palette_png
+from seg.toy_data import davis_palette, render_video
+from seg.models.xmem import XMem
+from seg.models.xmem.inference import TrackingInputError
 
 
 @pytest.fixture(scope='module')

@@ -7,7 +7,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 import seg  # noqa: F401
-from seg.datasets.toy_data import make_davis, make_static
+from seg.toy_data import make_davis, make_static
 from seg.engine.hooks import MaxSkipCurriculumHook
 from seg.registry import DATASETS, MODELS
 

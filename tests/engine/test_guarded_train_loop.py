@@ -7,9 +7,9 @@ import torch.nn as nn
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
-from seg.engine.checkpoint import load_local_checkpoint
+from seg.fileio.checkpoint import load_local_checkpoint
 from seg.engine.loops import GuardedTrainLoop, last_good_checkpoint
-from seg.engine.non_finite_loss import NO_CHECKPOINT, NonFiniteLossError, check_finite_losses
+from seg.models.utils.non_finite_loss import NO_CHECKPOINT, NonFiniteLossError, check_finite_losses
 
 
 class NaNAtIterationModel(BaseModel):

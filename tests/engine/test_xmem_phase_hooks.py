@@ -3,7 +3,7 @@ import pytest
 from mmengine.config import Config
 from torch.utils.data import ConcatDataset
 
-from seg.datasets.toy_data import make_davis
+from seg.toy_data import make_davis
 from seg.datasets.vos_clip_dataset import VOSClipDataset
 from seg.engine.hooks import FinetunePhaseHook, MaxSkipCurriculumHook
 

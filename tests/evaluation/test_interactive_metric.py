@@ -11,7 +11,7 @@ from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 
-from seg.evaluation.metrics.interactive_metric import InteractivePromptMetric, mask_ious
+from seg.evaluation.metrics.interactive_prompt_metric import InteractivePromptMetric, mask_ious
 
 HEIGHT, WIDTH = 10, 10
 

@@ -4,8 +4,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from seg.datasets.palette_io import write_palette_png
-from seg.datasets.toy_data import davis_palette
+from seg.fileio.palette import write_palette_png
+from seg.toy_data import davis_palette
 from seg.evaluation.vos_folders import VOSEvaluationError
 from seg.evaluation.ytvos_submission import zip_ytvos_predictions
 

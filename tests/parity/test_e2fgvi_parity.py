@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import seg.parity.e2fgvi as runners
-from seg.models.inpainters.e2fgvi_generator import E2FGVIHQGenerator
+from seg.models.e2fgvi import E2FGVIHQGenerator
 from seg.parity import compare_outputs, fixture_state_dict, load_fixture
 from seg.registry import PARITY_RUNNERS
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import seg.parity.xmem_network as runner_module
-from seg.models.vos.xmem import XMem, XMemCheckpointError
+from seg.models.xmem import XMem, XMemCheckpointError
 from seg.parity import compare_outputs, fixture_state_dict, load_fixture, run_fixture
 
 REPO = Path(__file__).resolve().parents[2]

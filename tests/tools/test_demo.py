@@ -6,13 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
-from seg.datasets.toy_data import make_coco_panoptic
+from seg.toy_data import make_coco_panoptic
 
 REPO = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location('demo_script', REPO / 'demo' / 'demo.py')
 demo = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(demo)
-CONFIG = str(REPO / 'configs' / 'rap_sam' / 'rap_sam_r18_toy.py')
+CONFIG = str(REPO / 'configs' / 'rapsam' / 'rapsam_r18_toy.py')
 
 
 @pytest.fixture(scope='module')

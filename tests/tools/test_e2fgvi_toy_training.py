@@ -36,7 +36,7 @@ def untrained_psnr_and_weights(data_root: str, work_dir: Path, weights: Path) ->
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
 def test_toy_training_lowers_the_loss_and_raises_psnr(tmp_path):
-    from seg.datasets.toy_data import make_e2fgvi
+    from seg.toy_data import make_e2fgvi
     data_root = f'{make_e2fgvi(tmp_path / "e2fgvi")}/'
     weights = tmp_path / 'untrained.pth'
     before = untrained_psnr_and_weights(data_root, tmp_path / 'untrained', weights)

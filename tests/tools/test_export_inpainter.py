@@ -9,8 +9,8 @@ import torch
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from seg.apis.export_inpainter import export_generator_state, export_inpainter
-from seg.models.inpainters import E2FGVIHQGenerator
-from seg.models.inpainters.e2fgvi_inpainter import E2FGVIInpainter
+from seg.models.e2fgvi import E2FGVIHQGenerator
+from seg.models.e2fgvi.e2fgvi_inpainter import E2FGVIInpainter
 from seg.models.inpainters.video_inpainting_gan import VideoInpaintingGAN
 from seg.parity import load_fixture
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from seg.datasets.toy_data import render_video
+from seg.toy_data import render_video
 from seg.evaluation.functional.i3d import InceptionI3d
 from seg.evaluation.functional.inpainting_metrics import psnr, ssim, warping_error
 from seg.evaluation.inpaint_folders import evaluate_inpainting_folders, read_frame_folder

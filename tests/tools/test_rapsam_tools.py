@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-TRAIN = 'configs/rap_sam/rap_sam_r18_toy.py'
-PROMPT_EVAL = 'configs/rap_sam/eval_rap_sam_prompt_toy.py'
+TRAIN = 'configs/rapsam/rapsam_r18_toy.py'
+PROMPT_EVAL = 'configs/rapsam/eval_rapsam_prompt_toy.py'
 
 
 @pytest.fixture(scope='module', autouse=True)
 def toy_coco():
-    from seg.datasets.toy_data import make_all
+    from seg.toy_data import make_all
     make_all(REPO / 'data' / 'toy', layouts=('coco_panoptic', ))
 
 
@@ -83,7 +83,7 @@ def test_toy_training_beats_the_untrained_model(tmp_path):
 
 
 def test_official_recipe_trains_on_cpu_on_the_toy_mix(tmp_path):
-    """rap_sam_r50_12e_adaptor.py itself (ResNet-50, 100 queries, SyncBN neck), its data swapped for the toy mix.
+    """rapsam_r50_12e_adaptor.py itself (ResNet-50, 100 queries, SyncBN neck), its data swapped for the toy mix.
 
     Without shuffling and with 2 images per COCO source, 8 iterations cover every source of the mix
     (2 pseudo-video COCO images, 4 YouTube-VIS clips, 2 COCO-SAM images); the run must finish and write a
@@ -92,9 +92,9 @@ def test_official_recipe_trains_on_cpu_on_the_toy_mix(tmp_path):
     from mmengine.config import Config
 
     from seg.apis.runner import adapt_to_machine, build_runner
-    from seg.datasets.toy_data import make_all
+    from seg.toy_data import make_all
     make_all(REPO / 'data' / 'toy', layouts=('coco_panoptic', 'ytvis'))
-    cfg = Config.fromfile(REPO / 'configs' / 'rap_sam' / 'rap_sam_r50_12e_adaptor.py')
+    cfg = Config.fromfile(REPO / 'configs' / 'rapsam' / 'rapsam_r50_12e_adaptor.py')
     toy = Config.fromfile(REPO / 'configs' / '_base_' / 'datasets' / 'toy_coco_panoptic_video_yt19_sam.py')
     cfg.train_dataloader = toy.train_dataloader
     cfg.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=False)

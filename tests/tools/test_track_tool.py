@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import torch
 
-from seg.datasets.palette_io import read_palette_png, write_palette_png
-from seg.datasets.toy_data import davis_palette, render_video
-from seg.models.vos.xmem import XMem
+from seg.fileio.palette import read_palette_png, write_palette_png
+from seg.toy_data import davis_palette, render_video
+from seg.models.xmem import XMem
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / 'tools' / 'track.py'

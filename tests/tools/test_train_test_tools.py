@@ -16,7 +16,7 @@ PQ_KEYS = ('coco_panoptic/PQ', 'coco_panoptic/SQ', 'coco_panoptic/RQ', 'coco_pan
 
 @pytest.fixture(scope='module', autouse=True)
 def toy_coco():
-    from seg.datasets.toy_data import make_all
+    from seg.toy_data import make_all
     make_all(REPO / 'data' / 'toy', layouts=('coco_panoptic', ))
 
 

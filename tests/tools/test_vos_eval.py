@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seg.datasets.palette_io import read_palette_png, write_palette_png
-from seg.datasets.toy_data import davis_palette, make_davis
+from seg.fileio.palette import read_palette_png, write_palette_png
+from seg.toy_data import davis_palette, make_davis
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / 'tools' / 'analysis' / 'vos_eval.py'

@@ -16,7 +16,8 @@ import sys
 from typing import List, Optional
 
 from seg.evaluation.functional.inpainting_metrics import format_score_table
-from seg.evaluation.inpaint_folders import evaluate_inpainting_folders, write_json_atomic
+from seg.evaluation.inpaint_folders import evaluate_inpainting_folders
+from seg.fileio.atomic import write_json_atomic
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -14,7 +14,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from seg.evaluation.inpaint_folders import write_json_atomic
+from seg.fileio.atomic import write_json_atomic
 from seg.evaluation.vos_folders import GLOBAL_MEASURES, TASKS, VOSEvaluationError, evaluate_davis_folder
 
 

@@ -2,7 +2,7 @@
 
     python tools/benchmark/inpaint_memory.py [--lengths 100 1000] [--height 240 --width 432]
 
-Renders one toy clip (``seg.datasets.toy_data.render_video``, ``--base-frames``
+Renders one toy clip (``seg.toy_data.render_video``, ``--base-frames``
 frames) and plays it forwards and backwards to each length, writes it as an
 H.264 .mp4 with one PNG mask per frame (object 1, the object to remove), and runs
 ``inpaint_video`` (default FlowPropagationInpainter and window settings, .mp4
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from mmengine.logging import print_log
 
-from seg.datasets.toy_data import render_video
+from seg.toy_data import render_video
 from seg.utils.synthetic_video import ping_pong, write_clip
 
 #: Longest-to-shortest peak RSS ratio the streaming design must stay under.

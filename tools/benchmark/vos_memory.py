@@ -2,7 +2,7 @@
 
     python tools/benchmark/vos_memory.py [--lengths 100 500 2000] [--height 96 --width 160]
 
-Renders one toy clip (``seg.datasets.toy_data.render_video``, ``--base-frames``
+Renders one toy clip (``seg.toy_data.render_video``, ``--base-frames``
 frames), plays it back and forth to each length, writes it as an H.264 .mp4 and
 tracks its first-frame objects with ``seg.apis.track`` in a fresh Python process
 (frames decoded lazily with PyAV, the official memory settings: long-term memory
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from mmengine.logging import print_log
 
-from seg.datasets.toy_data import render_video
+from seg.toy_data import render_video
 from seg.utils.synthetic_video import ping_pong, write_clip
 
 #: Longest-to-middle peak RSS ratio the streaming design must stay under.
@@ -30,8 +30,8 @@ TARGET_RATIO = 1.10
 #: The child process: build XMem (seed 0), track the clip, print the frame rate.
 CHILD = ('import sys, time, torch\n'
          'from seg.apis import track\n'
-         'from seg.datasets.palette_io import read_palette_png\n'
-         'from seg.models.vos.xmem import XMem\n'
+         'from seg.fileio.palette import read_palette_png\n'
+         'from seg.models.xmem import XMem\n'
          'torch.manual_seed(0)\n'
          'torch.set_num_threads(int(sys.argv[3]))\n'
          'net = XMem().eval()\n'

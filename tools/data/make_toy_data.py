@@ -8,28 +8,14 @@ Example::
 
 Each layout goes to ``<out>/<layout>/``.  A layout already made with the same arguments is left as
 it is; otherwise it is rebuilt in a temporary sibling directory and renamed into place.  See
-``seg/datasets/toy_data.py`` for the layouts and the default sizes.
+``seg/toy_data/`` for the layouts and the default sizes.
 """
 import argparse
-import importlib.util
 import sys
 import time
 from pathlib import Path
 
-TOY_DATA = Path(__file__).resolve().parents[2] / 'seg' / 'datasets' / 'toy_data.py'
-
-
-def load_toy_data():
-    """Load ``seg/datasets/toy_data.py`` by path: it needs only numpy, OpenCV and Pillow, and this way
-    the CLI does not import the ``seg`` package (torch, mmcv, mmdet)."""
-    name = 'fastsam2_toy_data'
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, TOY_DATA)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+import seg.toy_data as td
 
 
 def parse_args(argv, layouts, default_root):
@@ -52,7 +38,6 @@ def parse_args(argv, layouts, default_root):
 
 
 def main(argv=None) -> int:
-    td = load_toy_data()
     args = parse_args(argv, td.LAYOUTS, td.DEFAULT_ROOT)
     for layout in args.layouts:
         kwargs = td.layout_kwargs(layout, args.num_videos, args.num_val_videos, args.num_frames, args.height,

@@ -22,7 +22,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    from seg.engine.checkpoint import TRUST_ENV
+    from seg.fileio.checkpoint import TRUST_ENV
     if args.trust_checkpoint:
         os.environ[TRUST_ENV] = '1'
     from seg.apis.export_inpainter import export_inpainter

@@ -8,7 +8,7 @@
 # each batch to one source. Layout: data/coco/ (see coco_panoptic_video.py),
 # data/youtube_vis_2019/ (see youtube_vis_2019.py).
 # Training only: the evaluation sets label with their own vocabularies, so
-# evaluate with configs/rap_sam/eval_rap_sam_*.py (which add their own bases).
+# evaluate with configs/rapsam/eval_rapsam_*.py (which add their own bases).
 _base_ = ['./coco_panoptic_video.py']
 
 image_size = (1280, 736)  # (width, height)

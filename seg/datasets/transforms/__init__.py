@@ -1,7 +1,10 @@
 """Data transforms registered in :data:`seg.registry.TRANSFORMS`."""
-from .formatting import PanopticSegmentsAsInstances, SetDataTag
-from .loading import LoadPanopticAnnotations
-from .pseudo_video import AddVoidSemSeg, CopyImageToFrames, PackVideoSegInputs
+from .add_void_sem_seg import AddVoidSemSeg
+from .copy_image_to_frames import CopyImageToFrames
+from .load_panoptic_annotations import LoadPanopticAnnotations
+from .pack_video_seg_inputs import PackVideoSegInputs
+from .panoptic_segments_as_instances import PanopticSegmentsAsInstances
+from .set_data_tag import SetDataTag
 
 __all__ = ['AddVoidSemSeg', 'CopyImageToFrames', 'LoadPanopticAnnotations', 'PackVideoSegInputs',
            'PanopticSegmentsAsInstances', 'SetDataTag']

@@ -4,7 +4,7 @@ from typing import Sequence
 
 from mmengine.runner import IterBasedTrainLoop
 
-from seg.engine.non_finite_loss import NO_CHECKPOINT, NonFiniteLossError
+from seg.models.utils.non_finite_loss import NO_CHECKPOINT, NonFiniteLossError
 from seg.registry import LOOPS
 
 #: The file mmengine's CheckpointHook writes in the work_dir, holding the latest checkpoint's path.

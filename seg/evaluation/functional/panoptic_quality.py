@@ -30,9 +30,9 @@ import os.path as osp
 from collections import defaultdict
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-import mmcv
 import numpy as np
-from mmengine.fileio import get
+
+from seg.fileio.panoptic_png import id2rgb, load_panoptic_png, rgb2id  # noqa: F401  (re-exported)
 
 #: Segment id of unlabelled pixels.
 VOID = 0
@@ -41,64 +41,6 @@ OFFSET = 256 * 256 * 256
 
 PanopticMap = Union[str, np.ndarray]
 Categories = Union[Mapping[int, dict], Iterable[int]]
-
-
-def rgb2id(color: Union[np.ndarray, Sequence[int]]) -> Union[np.ndarray, int]:
-    """Decode panoptic segment ids from RGB colours.
-
-    Args:
-        color: An RGB image of shape (H, W, 3) (channel order R, G, B), or one
-            colour as a sequence of 3 ints.
-
-    Returns:
-        The ids ``R + 256 * G + 256**2 * B``: an int32 array of shape (H, W)
-        for an image (int64 or wider if the input is), an int for one colour.
-    """
-    if isinstance(color, np.ndarray) and color.ndim == 3:
-        if color.dtype == np.uint8:
-            color = color.astype(np.int32)
-        return color[..., 0] + 256 * color[..., 1] + 256 * 256 * color[..., 2]
-    return int(color[0] + 256 * color[1] + 256 * 256 * color[2])
-
-
-def id2rgb(id_map: Union[np.ndarray, int]) -> Union[np.ndarray, List[int]]:
-    """Encode panoptic segment ids as RGB colours (inverse of :func:`rgb2id`).
-
-    Args:
-        id_map: Non-negative ids below ``256**3``: an integer array of shape
-            (H, W), or one int.
-
-    Returns:
-        A uint8 array of shape (H, W, 3) in R, G, B order, or ``[R, G, B]``
-        for one int.
-    """
-    if isinstance(id_map, np.ndarray):
-        ids = id_map.astype(np.int64)
-        rgb = np.zeros(id_map.shape + (3, ), dtype=np.uint8)
-        for channel in range(3):
-            rgb[..., channel] = ids % 256
-            ids //= 256
-        return rgb
-    color = []
-    for _ in range(3):
-        color.append(id_map % 256)
-        id_map //= 256
-    return color
-
-
-def load_panoptic_png(path: str, backend_args: Optional[dict] = None) -> np.ndarray:
-    """Read a COCO panoptic PNG and decode its segment ids.
-
-    Args:
-        path: File path or URI understood by mmengine's file backends.
-        backend_args: Arguments for the file backend; None means local.
-
-    Returns:
-        The id map, int32 of shape (H, W).
-    """
-    img_bytes = get(path, backend_args=backend_args)
-    rgb = mmcv.imfrombytes(img_bytes, flag='color', channel_order='rgb')
-    return rgb2id(rgb)
 
 
 def _as_id_map(pan: PanopticMap, backend_args: Optional[dict]) -> np.ndarray:

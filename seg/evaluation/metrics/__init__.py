@@ -1,7 +1,7 @@
 """Evaluation metrics registered in :data:`seg.registry.METRICS`."""
 from .coco_panoptic_metric import CocoPanopticMetric
 from .davis_metric import DAVISMetric
-from .interactive_metric import InteractivePromptMetric
+from .interactive_prompt_metric import InteractivePromptMetric
 from .video_inpainting_metric import VideoInpaintingMetric
 from .youtube_vis_metric import YouTubeVISMetric
 from .ytvos_submission_metric import YTVOSSubmissionMetric

@@ -5,8 +5,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from mmengine.evaluator import BaseMetric
 
-from seg.datasets.palette_io import write_palette_png
-from seg.datasets.toy_data import davis_palette
+from seg.fileio.palette import write_palette_png
+from seg.fileio.palette import davis_palette
 from seg.registry import METRICS
 from ..vos_folders import sequence_measures, summarise
 

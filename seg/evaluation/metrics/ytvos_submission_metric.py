@@ -4,8 +4,8 @@ from typing import Dict, List, Optional, Sequence
 
 from mmengine.evaluator import BaseMetric
 
-from seg.datasets.palette_io import write_palette_png
-from seg.datasets.toy_data import davis_palette
+from seg.fileio.palette import write_palette_png
+from seg.fileio.palette import davis_palette
 from seg.registry import METRICS
 from ..ytvos_submission import zip_ytvos_predictions
 

@@ -27,7 +27,7 @@ from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapperDict
 from torch import Tensor
 
-from seg.engine.non_finite_loss import check_finite_losses
+from seg.models.utils.non_finite_loss import check_finite_losses
 from seg.models.losses.adversarial_loss import AdversarialLoss
 from seg.models.losses.flow_completion_loss import FlowCompletionLoss, check_spynet_checkpoint
 from seg.models.utils.inpainting_windows import (ALL_REFERENCES, DEFAULT_NEIGHBOR_STRIDE, DEFAULT_REF_STRIDE,
@@ -100,7 +100,7 @@ class VideoInpaintingGAN(BaseModel):
        adversarial term of the updated discriminator on the composite.
 
     Every term is checked before the backward pass that would use it: a NaN or
-    infinity raises :class:`~seg.engine.non_finite_loss.NonFiniteLossError`
+    infinity raises :class:`~seg.models.utils.non_finite_loss.NonFiniteLossError`
     naming it. Terms of steps 2-3 are checked before any backward (nothing has
     changed); the adversarial term can only be checked after the discriminator
     step it depends on (the generator is then still unchanged).

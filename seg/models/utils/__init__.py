@@ -1,15 +1,14 @@
 """Helpers the models share that are not components themselves (nothing here registers in MODELS)."""
 from .class_embedding import (DEFAULT_EMBEDDING_DIR, VILD_TEMPLATES, ClassEmbeddingNotFoundError, OpenCLIPTextEncoder,
-                              build_class_embeddings, build_openclip_text_encoder, class_names_from_config,
+                              build_class_embeddings, build_openclip_text_encoder,
                               default_embedding_path, gen_cls_command, import_open_clip, load_class_embeddings,
                               read_class_names, save_class_embeddings, split_class_name)
 from .prompts import interior_points, points_to_boxes, random_foreground_points
-from .video_panoptic_gt import video_panoptic_gt
 
 __all__ = [
     'VILD_TEMPLATES', 'DEFAULT_EMBEDDING_DIR', 'ClassEmbeddingNotFoundError', 'split_class_name',
     'build_class_embeddings', 'save_class_embeddings', 'load_class_embeddings', 'gen_cls_command',
-    'default_embedding_path', 'read_class_names', 'class_names_from_config', 'import_open_clip',
+    'default_embedding_path', 'read_class_names', 'import_open_clip',
     'OpenCLIPTextEncoder', 'build_openclip_text_encoder', 'interior_points', 'points_to_boxes',
-    'random_foreground_points', 'video_panoptic_gt'
+    'random_foreground_points'
 ]

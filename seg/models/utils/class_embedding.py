@@ -17,7 +17,6 @@ a bare tensor) load here unchanged.
 Only :func:`build_openclip_text_encoder` needs OpenCLIP (``pip install
 open_clip_torch``); it is imported when that function is called.
 """
-import copy
 import difflib
 import os
 import pickle
@@ -32,7 +31,7 @@ from torch import Tensor
 __all__ = [
     'VILD_TEMPLATES', 'DEFAULT_EMBEDDING_DIR', 'ClassEmbeddingNotFoundError', 'split_class_name',
     'build_class_embeddings', 'save_class_embeddings', 'load_class_embeddings', 'gen_cls_command',
-    'default_embedding_path', 'read_class_names', 'class_names_from_config', 'import_open_clip',
+    'default_embedding_path', 'read_class_names', 'import_open_clip',
     'OpenCLIPTextEncoder', 'build_openclip_text_encoder'
 ]
 
@@ -295,37 +294,6 @@ def read_class_names(spec: str) -> Tuple[List[str], str]:
     if duplicates:
         raise ValueError(f'class names repeat in {spec!r}: {duplicates}')
     return names, vocabulary
-
-
-def class_names_from_config(config: PathLike, split: str = 'train',
-                            cfg_options: Optional[dict] = None) -> Tuple[List[str], str]:
-    """The class names of a config's dataset, from its metainfo; annotations are not read.
-
-    Builds ``cfg.<split>_dataloader.dataset`` with ``lazy_init=True`` through
-    :data:`seg.registry.DATASETS`.
-
-    Returns:
-        tuple[list[str], str]: ``metainfo['classes']`` and the dataset's name:
-        its ``dataset_name`` if it has one, else its class name (RAP-SAM's
-        file naming, e.g. ``'CocoPanopticOVDataset'``).
-    """
-    from mmengine.registry import init_default_scope
-
-    from seg.apis import load_config
-    from seg.registry import DATASETS
-
-    cfg = load_config(str(config), cfg_options)
-    loader = cfg.get(f'{split}_dataloader')
-    if not loader or 'dataset' not in loader:
-        raise ValueError(f'config {config} has no {split}_dataloader.dataset to read class names from')
-    dataset_cfg = copy.deepcopy(loader['dataset'])
-    dataset_cfg['lazy_init'] = True
-    init_default_scope(cfg.get('default_scope', 'seg'))
-    dataset = DATASETS.build(dataset_cfg)
-    classes = dataset.metainfo.get('classes')
-    if not classes:
-        raise ValueError(f'the {split} dataset of {config} ({type(dataset).__name__}) has no metainfo classes')
-    return list(classes), getattr(dataset, 'dataset_name', None) or type(dataset).__name__
 
 
 def import_open_clip():

@@ -1,3 +1,3 @@
-from .distributed import MMDistributedDataParallel
+from .mm_distributed_data_parallel import MMDistributedDataParallel
 
 __all__ = ['MMDistributedDataParallel']

@@ -1,3 +1,0 @@
-from .yoso_neck import YOSONeck
-
-__all__ = ['YOSONeck']

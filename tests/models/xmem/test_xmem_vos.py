@@ -1,0 +1,86 @@
+"""XMemVOS: losses of a training clip, BatchNorm frozen in train mode, predictions and J&F through DAVISMetric."""
+import numpy as np
+import pytest
+import torch
+from mmengine.logging import MessageHub
+
+from seg.evaluation.metrics.davis_metric import DAVISMetric
+from seg.models.xmem.bootstrapped_ce_loss import BootstrappedCELoss
+from seg.models.xmem.xmem_dice_loss import XMemDiceLoss
+from seg.models.xmem.xmem_vos import XMemVOS
+
+SMALL = dict(key_dim=16, value_dim=32, hidden_dim=8)
+
+
+def test_bootstrapped_ce_anneals_to_the_hardest_pixels():
+    loss = BootstrappedCELoss(start_warm=10, end_warm=20, top_p=0.25)
+    logits = torch.zeros(1, 2, 2, 2)
+    logits[0, 1] = torch.tensor([[4.0, 2.0], [-2.0, -4.0]])
+    target = torch.ones(1, 2, 2, dtype=torch.long)
+    per_pixel = torch.nn.functional.cross_entropy(logits, target, reduction='none').flatten()
+    assert torch.isclose(loss(logits, target, 5), per_pixel.mean())
+    assert loss.fraction(15) == pytest.approx(0.625)
+    assert torch.isclose(loss(logits, target, 30), per_pixel.max())  # 25 % of 4 pixels
+
+
+def test_xmem_dice_by_hand():
+    prob = torch.zeros(1, 2, 2, 2)
+    prob[0, 0, 0, 0] = 1.0
+    cls_gt = torch.tensor([[[1, 0], [0, 2]]])
+    # object 1: (2*1 + 1) / (1 + 1 + 1) = 1 -> 0; object 2: (0 + 1) / (0 + 1 + 1) -> 0.5
+    assert torch.isclose(XMemDiceLoss()(prob, cls_gt), torch.tensor(0.25))
+
+
+def test_training_step_and_frozen_bn():
+    torch.manual_seed(0)
+    model = XMemVOS(network=SMALL, num_ref_frames=1).train()
+    assert not model.network.key_encoder.bn1.training
+    MessageHub.get_current_instance().update_info('iter', 0)
+    cls_gt = torch.zeros(2, 3, 1, 32, 48, dtype=torch.long)
+    cls_gt[:, :, :, 4:14, 4:14] = 1
+    cls_gt[0, :, :, 18:28, 20:40] = 2
+    first = torch.stack([(cls_gt[:, 0, 0] == 1), (cls_gt[:, 0, 0] == 2)], 1)[:, None].long()
+    losses = model(torch.randn(2, 3, 3, 32, 48), mode='loss', first_frame_gt=first, cls_gt=cls_gt,
+                   selector=torch.tensor([[1.0, 1.0], [1.0, 0.0]]), info=dict(num_objects=torch.tensor([2, 1])))
+    assert set(losses) == {'loss_ce', 'loss_dice'} and all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    assert model.network.decoder.pred.weight.grad is not None
+
+
+def test_predict_and_metric(tmp_path):
+    torch.manual_seed(0)
+    model = XMemVOS(network=SMALL).eval()
+    gt = np.zeros((4, 32, 48), np.uint8)
+    gt[:, 4:14, 4:14] = 3
+    results = model.predict([torch.randn(4, 3, 32, 48)], [gt], ['seq'], frame_names=[['a', 'b', 'c', 'd']],
+                            palette=[None])
+    assert results[0]['pred'].shape == (4, 32, 48) and set(np.unique(results[0]['pred'])) <= {0, 3}
+    np.testing.assert_array_equal(results[0]['pred'][0], gt[0])
+    metric = DAVISMetric(out_dir=str(tmp_path / 'out'))
+    metric.process({}, results)
+    numbers = metric.compute_metrics(metric.results)
+    assert 0 <= numbers['J&F-Mean'] <= 1 and (tmp_path / 'out' / 'seq' / 'd.png').is_file()
+
+
+def test_stage0_weights_load_into_a_multi_object_model():
+    """A single-object (stage-0) value stem is zero-padded to 5 channels by load_state_dict (mmengine load_from)."""
+    torch.manual_seed(0)
+    stage0 = XMemVOS(network=dict(SMALL, single_object=True)).state_dict()
+    model = XMemVOS(network=SMALL)
+    model.load_state_dict(stage0, strict=True)
+    stem = model.network.value_encoder.conv1.weight
+    assert stem.shape[1] == 5 and torch.equal(stem[:, :4], stage0['network.value_encoder.conv1.weight'])
+    assert not stem[:, 4].any()
+
+
+def test_pretrained_released_weights_load_before_training(tmp_path):
+    from seg.models.xmem import XMem
+    torch.manual_seed(1)
+    released = XMem(**SMALL, single_object=True).state_dict()  # a stage-0 file: raw keys, 4-channel stem
+    torch.save(released, tmp_path / 'XMem-s0.pth')
+    model = XMemVOS(network=SMALL, pretrained=str(tmp_path / 'XMem-s0.pth'))
+    model.init_weights()
+    assert torch.equal(model.network.key_encoder.conv1.weight, released['key_encoder.conv1.weight'])
+    assert not model.network.value_encoder.conv1.weight[:, 4].any()
+    with pytest.raises(FileNotFoundError, match='XMem checkpoint'):
+        XMemVOS(network=SMALL, pretrained=str(tmp_path / 'missing.pth')).init_weights()
