@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from seg.fileio.palette import PaletteMaskError, read_palette_png
-from seg.datasets.vos_clip_dataset import normalize_frames
+from seg.datasets.vos_clip_dataset import normalise_frames
 from seg.models.xmem import XMem, load_xmem_checkpoint
 from seg.models.xmem.inference import ObjectManager, TrackingInputError, XMemInferenceCore
 from seg.fileio.frames import FrameSourceError, open_frames
@@ -70,7 +70,7 @@ def _frames(video: FramesLike) -> Iterator[np.ndarray]:
 def _to_tensor(frame: np.ndarray, device: torch.device) -> Tensor:
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise TrackingInputError(f'frames must be (H, W, 3) uint8 RGB, got {frame.shape} {frame.dtype}')
-    return normalize_frames(frame).to(device)
+    return normalise_frames(frame).to(device)
 
 
 def track(video: FramesLike, masks: MasksLike, network: Optional[XMem] = None,

@@ -7,7 +7,7 @@ from torch.utils.data import Dataset
 
 from seg.registry import DATASETS
 from seg.fileio.palette import read_palette_png
-from .vos_clip_dataset import VOSDataError, normalize_frames, read_rgb
+from .vos_clip_dataset import VOSDataError, normalise_frames, read_rgb
 
 
 @DATASETS.register_module()
@@ -44,5 +44,5 @@ class DAVISEvalDataset(Dataset):
                 raise VOSDataError(f'{name}/{mask.name}: mask {ids.shape} and frame {frames[-1].shape[:2]} differ')
             gt.append(ids)
             palette = mask_palette if palette is None else palette
-        return dict(frames=normalize_frames(np.stack(frames)), gt=np.stack(gt), palette=palette,
+        return dict(frames=normalise_frames(np.stack(frames)), gt=np.stack(gt), palette=palette,
                     frame_names=[m.stem for m in masks], name=name)

@@ -34,7 +34,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import InterpolationMode, v2
 
 from seg.registry import DATASETS
-from .vos_clip_dataset import IMAGENET_MEAN, MAX_TRIALS, VOSDataError, WrappableDataset, normalize_frames, read_rgb
+from .vos_clip_dataset import IMAGENET_MEAN, MAX_TRIALS, VOSDataError, WrappableDataset, normalise_frames, read_rgb
 
 #: Image suffixes (case-insensitive) that are listed; a mask is the same name with ``MASK_SUFFIX``.
 IMAGE_SUFFIXES = ('.jpg', '.jpeg')
@@ -216,6 +216,6 @@ class StaticClipDataset(WrappableDataset):
         num_objects = max(1, len(labels))
         selector = torch.tensor([1.0 if k < num_objects else 0.0 for k in range(self.max_num_obj)])
         name = str(self.pairs[index][0])
-        return dict(frames=normalize_frames(frames.permute(0, 2, 3, 1).numpy()), first_frame_gt=first_frame_gt,
+        return dict(frames=normalise_frames(frames.permute(0, 2, 3, 1).numpy()), first_frame_gt=first_frame_gt,
                     cls_gt=cls_gt, selector=selector,
                     info=dict(name=name, frames=[Path(name).stem] * self.num_frames, num_objects=num_objects))

@@ -35,7 +35,7 @@ MAX_TRIALS = 5
 YTVOS_SKIP_DIVISOR = 5
 
 
-def normalize_frames(rgb: np.ndarray) -> torch.Tensor:
+def normalise_frames(rgb: np.ndarray) -> torch.Tensor:
     """(..., H, W, 3) uint8 RGB → (..., 3, H, W) float32, ImageNet-normalised (XMem's input)."""
     image = torch.from_numpy(np.require(rgb, requirements=['C', 'W'])).movedim(-1, -3).float() / 255
     mean = torch.tensor(IMAGENET_MEAN)[:, None, None]

@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 
 from seg.registry import DATASETS
 from seg.fileio.palette import PaletteMaskError, read_palette_png
-from .vos_clip_dataset import VOSDataError, normalize_frames, read_rgb
+from .vos_clip_dataset import VOSDataError, normalise_frames, read_rgb
 
 
 class LazyFrames:
@@ -45,7 +45,7 @@ class LazyFrames:
         if rgb.shape[:2] != self.size:
             raise VOSDataError(f'frame {path} is {rgb.shape[0]}x{rgb.shape[1]} but the annotations are '
                                f'{self.size[0]}x{self.size[1]}; frames and masks must have one size')
-        return normalize_frames(rgb)
+        return normalise_frames(rgb)
 
 
 @DATASETS.register_module()

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from seg.evaluation.functional.inpainting_metrics import (FlowFn, build_vfid_network, dis_flow, i3d_features, psnr,
-                                                          ssim, summarize_scores, vfid_from_features, warping_error)
+                                                          ssim, summarise_scores, vfid_from_features, warping_error)
 
 __all__ = ['read_frame_folder', 'evaluate_inpainting_folders']
 
@@ -103,7 +103,7 @@ def evaluate_inpainting_folders(gt_dir: str,
         if i3d is not None:
             real_features.append(i3d_features(gt, i3d))
             fake_features.append(i3d_features(pred, i3d))
-    summary = summarize_scores(scores)
+    summary = summarise_scores(scores)
     if i3d_weights is not None and i3d is None:
         summary['overall']['VFID'] = None
     elif i3d is not None:

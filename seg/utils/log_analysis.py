@@ -234,7 +234,7 @@ def loss_keys(records: Iterable[LogRecord]) -> List[str]:
     return list(keys)
 
 
-def summarize(records: Iterable[LogRecord], keys: Optional[Sequence[str]] = None) -> Dict[str, KeySummary]:
+def summarise(records: Iterable[LogRecord], keys: Optional[Sequence[str]] = None) -> Dict[str, KeySummary]:
     """Mean, min, max and last of scalars over the training records.
 
     Args:
@@ -382,7 +382,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def summary_table(summaries: Dict[str, KeySummary]) -> str:
-    """The table of :func:`summarize`'s result: key, mean, min, max, last, count."""
+    """The table of :func:`summarise`'s result: key, mean, min, max, last, count."""
     rows = [[key, format_value(s.mean), format_value(s.min), format_value(s.max), format_value(s.last), str(s.count)]
             for key, s in summaries.items()]
     return format_table(['key', 'mean', 'min', 'max', 'last', 'count'], rows)

@@ -17,7 +17,7 @@ from mmengine.registry import DefaultScope
 from seg.evaluation.functional.i3d import I3D_FEATURE_DIM, InceptionI3d, load_i3d
 from seg.evaluation.functional.inpainting_metrics import (build_vfid_network, flow_occlusion, format_score_table,
                                                           frechet_distance, i3d_features, psnr, ssim,
-                                                          summarize_scores, vfid, vfid_from_features,
+                                                          summarise_scores, vfid, vfid_from_features,
                                                           warping_error)
 from seg.evaluation.metrics import video_inpainting_metric as metric_module
 from seg.evaluation.metrics.video_inpainting_metric import VideoInpaintingMetric, frames_to_0_255
@@ -289,7 +289,7 @@ def test_flow_occlusion_marks_inconsistent_pixels():
 # Summaries and the metric
 # ----------------------------------------------------------------------------------------------
 def test_summary_averages_frames_overall_and_formats_a_table():
-    summary = summarize_scores({'a': dict(psnr=[30.0, 32.0], ssim=[0.9, 0.8], ewarp=0.02),
+    summary = summarise_scores({'a': dict(psnr=[30.0, 32.0], ssim=[0.9, 0.8], ewarp=0.02),
                                 'b': dict(psnr=[21.0], ssim=[0.5], ewarp=0.04)})
     assert summary['videos']['a'] == dict(num_frames=2, PSNR=31.0, SSIM=pytest.approx(0.85), E_warp=0.02)
     assert summary['overall']['PSNR'] == pytest.approx(83 / 3)  # over frames, not videos

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from seg.utils.log_analysis import (find_log, follow, last_iterations, load_log, loss_keys, plot_curves,
-                                    summarize)
+                                    summarise)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'analysis', 'view_training_log.py')
@@ -120,14 +120,14 @@ def test_parse_iteration_based_text_log(tmp_path):
 
 def test_summary_and_last_iterations(work_dir):
     records = load_log(find_log(str(work_dir)))
-    summary = summarize(records)
+    summary = summarise(records)
     assert list(summary) == ['loss', 'loss_cls']
     losses = [3.0 - 0.25 * i for i in range(1, 11)]
     assert summary['loss'].mean == pytest.approx(np.mean(losses))
     assert (summary['loss'].min, summary['loss'].max, summary['loss'].last) == (0.5, 2.75, 0.5)
     assert summary['loss'].count == 10
     assert (summary['loss_cls'].min, summary['loss_cls'].max, summary['loss_cls'].mean) == (1.0, 1.5, 1.25)
-    assert list(summarize(records, ['lr', 'missing'])) == ['lr']
+    assert list(summarise(records, ['lr', 'missing'])) == ['lr']
     assert [r.iter for r in last_iterations(records, 3)] == [8, 9, 10]
     assert len(last_iterations(records, 100)) == 10 and last_iterations(records, 0) == []
 

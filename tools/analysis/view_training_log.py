@@ -17,7 +17,7 @@ import time
 from typing import List, Optional
 
 from seg.utils.log_analysis import (find_log, follow, format_record, last_iterations, load_log, plot_curves,
-                                    records_table, summarize, summary_table)
+                                    records_table, summarise, summary_table)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -45,7 +45,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f'log: {log_file} ({len(records)} records)')
     show_summary = args.summary or not (args.last or args.follow or args.plot)
     if show_summary:
-        summaries = summarize(records, args.keys)
+        summaries = summarise(records, args.keys)
         print(summary_table(summaries) if summaries else 'no training scalars to summarise')
     if args.last:
         print(records_table(last_iterations(records, args.last), args.keys))

@@ -24,7 +24,7 @@ function here takes any numeric frames on that scale.
 * :func:`warping_error`: E_warp of Lai et al., "Learning Blind Video Temporal
   Consistency" (ECCV 2018), as video inpainting papers report it (E2FGVI
   evaluates the saved results with it).
-* Overall scores (:func:`summarize_scores`): PSNR and SSIM average over all
+* Overall scores (:func:`summarise_scores`): PSNR and SSIM average over all
   frames of all videos (the official ``avg_frame_psnr``); E_warp averages over
   videos (Lai et al.).
 """
@@ -45,7 +45,7 @@ from seg.utils.optical_flow import dis_flow  # noqa: F401  (the default flow_fn;
 
 __all__ = [
     'PIXEL_MAX', 'SSIM_WIN_SIZE', 'psnr', 'ssim', 'frechet_distance', 'i3d_features', 'vfid_from_features', 'vfid',
-    'build_vfid_network', 'dis_flow', 'warp_by_flow', 'flow_occlusion', 'warping_error', 'summarize_scores',
+    'build_vfid_network', 'dis_flow', 'warp_by_flow', 'flow_occlusion', 'warping_error', 'summarise_scores',
     'format_score_table'
 ]
 
@@ -339,7 +339,7 @@ def warping_error(frames: np.ndarray, flow_frames: Optional[np.ndarray] = None, 
     return float(np.mean(errors))
 
 
-def summarize_scores(per_video: Mapping[str, Mapping[str, object]]) -> Dict[str, Dict[str, float]]:
+def summarise_scores(per_video: Mapping[str, Mapping[str, object]]) -> Dict[str, Dict[str, float]]:
     """Per-video means and the overall scores from per-frame PSNR/SSIM and per-video E_warp.
 
     Args:
@@ -372,7 +372,7 @@ def summarize_scores(per_video: Mapping[str, Mapping[str, object]]) -> Dict[str,
 
 
 def format_score_table(summary: Mapping[str, Mapping]) -> str:
-    """A text table of :func:`summarize_scores` output (plus ``overall['VFID']`` when present): one row per video.
+    """A text table of :func:`summarise_scores` output (plus ``overall['VFID']`` when present): one row per video.
 
     Args:
         summary: ``{'videos': {...}, 'overall': {...}}``.

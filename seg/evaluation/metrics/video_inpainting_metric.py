@@ -23,7 +23,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from seg.evaluation.functional.inpainting_metrics import (FlowFn, build_vfid_network, dis_flow, format_score_table,
-                                                          i3d_features, psnr, ssim, summarize_scores,
+                                                          i3d_features, psnr, ssim, summarise_scores,
                                                           vfid_from_features, warping_error)
 from seg.registry import METRICS
 
@@ -168,7 +168,7 @@ class VideoInpaintingMetric(BaseMetric):
             frames = sorted(entry['frames'], key=lambda f: f[0])
             scores[name] = dict(psnr=[f[1] for f in frames], ssim=[f[2] for f in frames],
                                 ewarp=entry['ewarp_sum'] / entry['ewarp_pairs'] if entry['ewarp_pairs'] else None)
-        summary = summarize_scores(scores)
+        summary = summarise_scores(scores)
         metrics = dict(PSNR=summary['overall']['PSNR'], SSIM=summary['overall']['SSIM'])
         if self.ewarp:
             metrics['E_warp'] = summary['overall'].get('E_warp', math.nan)
