@@ -1,5 +1,6 @@
 """Train a model: ``python tools/train.py CONFIG [--work-dir D] [--resume [CKPT]] [--amp] [--cfg-options k=v ...]``."""
 import argparse
+import sys
 
 from mmengine.config import DictAction
 
@@ -12,19 +13,25 @@ def parse_args():
                         help='resume from CKPT, or from the latest checkpoint in work_dir if CKPT is omitted')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision (CUDA only)')
     parser.add_argument('--trust-checkpoint', action='store_true',
-                        help='load checkpoints with full pickle (only for files you trust)')
+                        help='load the resumed / load_from checkpoint with full pickle (only for files you trust)')
+    parser.add_argument('--partial-load', action='store_true',
+                        help='let load_from / the resumed checkpoint miss or add weights (on purpose, e.g. fine-tuning '
+                        'from another model)')
+    parser.add_argument('--debug', action='store_true', help='show the full traceback of an error')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys: k=v k.sub=v')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
-def main():
+def main() -> int:
     args = parse_args()
     from seg.apis import train
-    train(args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp, cfg_options=args.cfg_options,
-          launcher=args.launcher, trust_checkpoint=args.trust_checkpoint)
+    from seg.apis.tool_errors import run_tool
+    return run_tool('train.py', lambda: train(
+        args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp, cfg_options=args.cfg_options,
+        launcher=args.launcher, trust_checkpoint=args.trust_checkpoint, partial_load=args.partial_load), args.debug)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -46,7 +46,7 @@ def export_generator_state(checkpoint: Dict) -> Dict[str, Tensor]:
     return OrderedDict((name, state[name].detach().cpu()) for name in reference.state_dict())
 
 
-def export_inpainter(checkpoint: Union[str, Path], out: Union[str, Path]) -> Path:
+def export_inpainter(checkpoint: Union[str, Path], out: Union[str, Path], trust: bool = False) -> Path:
     """Export the generator of a training checkpoint to ``out`` like ``E2FGVI-CVPR22.pth``.
 
     The file is a plain state_dict (official names, no ``generator.`` prefix,
@@ -57,6 +57,7 @@ def export_inpainter(checkpoint: Union[str, Path], out: Union[str, Path]) -> Pat
         checkpoint: a local ``VideoInpaintingGAN`` checkpoint (e.g.
             ``work_dirs/e2fgvi_hq_500k/iter_500000.pth``).
         out: the ``.pth`` file to write.
+        trust: unpickle ``checkpoint`` fully (only for a file you trust; it can run code).
 
     Returns:
         Path: ``out``.
@@ -64,7 +65,7 @@ def export_inpainter(checkpoint: Union[str, Path], out: Union[str, Path]) -> Pat
     out = Path(out)
     if out.suffix not in ('.pth', '.pt'):
         raise ValueError(f'--out {out}: write the generator to a .pth (or .pt) file')
-    state = export_generator_state(load_local_checkpoint(str(checkpoint), map_location='cpu'))
+    state = export_generator_state(load_local_checkpoint(str(checkpoint), map_location='cpu', trust=trust))
     buffer = io.BytesIO()
     torch.save(state, buffer)
     atomic_write_bytes(buffer.getvalue(), out)

@@ -6,6 +6,7 @@ DDP wrapper without ``device_ids`` (mmengine's default names a GPU), and the
 process group is opened here on CPU because mmengine's launcher calls
 ``torch.cuda.set_device`` unconditionally.
 """
+import logging
 import os
 import os.path as osp
 from typing import Optional
@@ -14,12 +15,17 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.logging import print_log
-from mmengine.runner import Runner
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner, find_latest_checkpoint
 
 import seg  # noqa: F401  (ops backend and checkpoint safety before any model import)
-from seg.fileio.checkpoint import TRUST_ENV
+from seg.fileio.checkpoint import load_local_checkpoint, load_weights, trusted
+from seg.fileio.errors import InputError
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+#: How a user asks for partial loading, named in the error when a checkpoint does not fit.
+PARTIAL_LOAD_HINT = ('Check that the checkpoint belongs to this config\'s model; to load only the weights that fit '
+                     'on purpose (e.g. to fine-tune from another model), pass --partial-load (partial_load=True)')
 
 
 def load_config(config: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None) -> Config:
@@ -87,7 +93,8 @@ def build_runner(cfg: Config) -> Runner:
 
 
 def train(config: str, work_dir: Optional[str] = None, resume: Optional[str] = None, amp: bool = False,
-          cfg_options: Optional[dict] = None, launcher: str = 'none', trust_checkpoint: bool = False) -> Runner:
+          cfg_options: Optional[dict] = None, launcher: str = 'none', trust_checkpoint: bool = False,
+          partial_load: bool = False) -> Runner:
     """Train a model from a config.
 
     Args:
@@ -98,14 +105,17 @@ def train(config: str, work_dir: Optional[str] = None, resume: Optional[str] = N
         amp (bool): Mixed precision (needs CUDA).
         cfg_options (dict, optional): Config overrides.
         launcher (str): ``none``, ``pytorch``, ``slurm`` or ``mpi``.
-        trust_checkpoint (bool): Load checkpoints with full pickle (see
-            :mod:`seg.fileio.checkpoint`).
+        trust_checkpoint (bool): Load the checkpoint resumed from, or ``load_from``, with full pickle (that
+            file only; see :mod:`seg.fileio.checkpoint`).
+        partial_load (bool): Let ``load_from`` / the resumed checkpoint miss weights of the model or hold
+            others (logged); by default any difference is an error.
 
     Returns:
         Runner: The runner after training.
+
+    Raises:
+        InputError: ``resume='auto'`` with no checkpoint in work_dir; a checkpoint that does not fit the model.
     """
-    if trust_checkpoint:
-        os.environ[TRUST_ENV] = '1'
     cfg = adapt_to_machine(load_config(config, cfg_options, work_dir), launcher)
     if amp:
         if not torch.cuda.is_available():
@@ -113,17 +123,25 @@ def train(config: str, work_dir: Optional[str] = None, resume: Optional[str] = N
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
-    elif resume is not None:
-        cfg.resume, cfg.load_from = True, resume
+        resume = find_latest_checkpoint(cfg.work_dir)
+        if resume is None:
+            raise InputError(f'--resume: nothing to resume in {cfg.work_dir} (it has no last_checkpoint); start '
+                             'without --resume, or give the checkpoint: --resume CKPT')
+    checkpoint = resume or cfg.get('load_from')
+    if resume is not None:
+        cfg.resume = True
+    if checkpoint is not None:
+        cfg.load_from = trusted(checkpoint) if trust_checkpoint else checkpoint
     runner = build_runner(cfg)
+    if checkpoint is not None:
+        check_checkpoint(runner, checkpoint, trust_checkpoint, partial_load)
     runner.train()
     return runner
 
 
 def test(config: str, checkpoint: str, work_dir: Optional[str] = None, out: Optional[str] = None,
          show_dir: Optional[str] = None, cfg_options: Optional[dict] = None, launcher: str = 'none',
-         trust_checkpoint: bool = False) -> dict:
+         trust_checkpoint: bool = False, partial_load: bool = False) -> dict:
     """Evaluate a checkpoint on the config's test split.
 
     Args:
@@ -134,17 +152,19 @@ def test(config: str, checkpoint: str, work_dir: Optional[str] = None, out: Opti
         show_dir (str, optional): Write visualisations under ``work_dir/<timestamp>/<show_dir>``.
         cfg_options (dict, optional): Config overrides.
         launcher (str): ``none``, ``pytorch``, ``slurm`` or ``mpi``.
-        trust_checkpoint (bool): Load the checkpoint with full pickle.
+        trust_checkpoint (bool): Load this checkpoint with full pickle (this file only).
+        partial_load (bool): Evaluate even if the checkpoint misses weights of the model or holds others.
 
     Returns:
         dict: The metrics.
+
+    Raises:
+        InputError: the checkpoint does not fit the model (missing, unexpected or other-shaped weights).
     """
-    if trust_checkpoint:
-        os.environ[TRUST_ENV] = '1'
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint} not found')
     cfg = adapt_to_machine(load_config(config, cfg_options, work_dir), launcher)
-    cfg.load_from = checkpoint
+    cfg.load_from = trusted(checkpoint) if trust_checkpoint else checkpoint
     if show_dir is not None:
         vis_hook = cfg.default_hooks.get('visualization')
         if vis_hook is None:
@@ -155,7 +175,22 @@ def test(config: str, checkpoint: str, work_dir: Optional[str] = None, out: Opti
             raise ValueError(f'--out {out}: the dump must be a .pkl or .pickle file')
         cfg.test_evaluator = _with_dump(cfg.test_evaluator, out)
     runner = build_runner(cfg)
+    check_checkpoint(runner, checkpoint, trust_checkpoint, partial_load)
     return runner.test()
+
+
+def check_checkpoint(runner: Runner, checkpoint: str, trust: bool, partial: bool) -> None:
+    """Refuse a checkpoint whose weights do not fit the runner's model, before the runner loads it.
+
+    With ``partial`` nothing is checked here: mmengine then loads what fits and logs the rest.
+    """
+    if partial:
+        print_log(f'--partial-load: weights of {checkpoint} that do not fit the model are left out (listed below '
+                  'by mmengine)', logger='current', level=logging.WARNING)
+        return
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    load_weights(model, load_local_checkpoint(checkpoint, map_location='cpu', trust=trust), checkpoint,
+                 PARTIAL_LOAD_HINT)
 
 
 def _with_dump(evaluator, out: str):
@@ -167,4 +202,3 @@ def _with_dump(evaluator, out: str):
         evaluator['metrics'] = list(evaluator['metrics']) + [dump]
         return evaluator
     return [evaluator, dump]
-

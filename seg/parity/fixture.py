@@ -16,6 +16,8 @@ from typing import Dict, Mapping, Sequence, Tuple, Union
 
 import torch
 
+from seg.fileio.checkpoint import load_local_checkpoint
+
 
 def derived_tensor(name: str, shape: Sequence[int], dtype: torch.dtype, kind: str) -> torch.Tensor:
     """The value of a ``param`` or ``stat`` manifest entry, a function of its name alone.
@@ -69,7 +71,7 @@ def load_fixture(path: Union[str, Path]) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f'parity fixture {path} not found')
-    return torch.load(path, map_location='cpu', weights_only=True)
+    return load_local_checkpoint(str(path), map_location='cpu')
 
 
 @dataclass

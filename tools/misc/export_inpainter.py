@@ -6,7 +6,6 @@ OUT.pth is a plain state_dict with the official names, like the released
 config's ``load_from`` (fine-tuning starts a new discriminator).
 """
 import argparse
-import os
 
 from mmengine.logging import print_log
 
@@ -22,11 +21,8 @@ def parse_args():
 
 def main():
     args = parse_args()
-    from seg.fileio.checkpoint import TRUST_ENV
-    if args.trust_checkpoint:
-        os.environ[TRUST_ENV] = '1'
     from seg.apis.export_inpainter import export_inpainter
-    out = export_inpainter(args.checkpoint, args.out)
+    out = export_inpainter(args.checkpoint, args.out, trust=args.trust_checkpoint)
     print_log(f'generator of {args.checkpoint} written to {out}', logger='current')
 
 

@@ -21,6 +21,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from seg.fileio.checkpoint import load_local_checkpoint
+
 __all__ = ['InceptionI3d', 'load_i3d', 'I3D_FEATURE_DIM']
 
 #: Channels of ``Mixed_5c``: the length of the VFID feature vector.
@@ -185,7 +187,7 @@ def load_i3d(weights: str, device: Union[str, torch.device] = 'cpu') -> Inceptio
     if not osp.isfile(weights):
         raise FileNotFoundError(f'I3D weights {weights} do not exist: download i3d_rgb_imagenet.pt (linked from the '
                                 'E2FGVI README) and pass its local path')
-    state = torch.load(weights, map_location='cpu', weights_only=True)
+    state = load_local_checkpoint(weights, map_location='cpu')
     network = InceptionI3d()
     try:
         network.load_state_dict(state)

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from torch import Tensor
 
+from seg.fileio.checkpoint import load_local_checkpoint
 from seg.registry import MODELS
 
 from .flow_warp import flow_warp
@@ -81,7 +82,7 @@ class SPyNet(nn.Module):
             raise FileNotFoundError(f'SPyNet checkpoint {path} not found; download it yourself (e.g. MMEditing\'s '
                                     'spynet_20210409-c6c1bd09.pth) or pass pretrained=None and load the weights '
                                     'with the enclosing model\'s checkpoint')
-        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+        checkpoint = load_local_checkpoint(str(path), map_location='cpu')
         state = checkpoint.get('state_dict', checkpoint)
         missing, unexpected = self.load_state_dict(state, strict=False)
         missing = [name for name in missing if name not in ('mean', 'std')]

@@ -28,6 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from seg.fileio.checkpoint import load_local_checkpoint
+from seg.fileio.errors import InputError
+
 __all__ = [
     'VILD_TEMPLATES', 'DEFAULT_EMBEDDING_DIR', 'ClassEmbeddingNotFoundError', 'split_class_name',
     'build_class_embeddings', 'save_class_embeddings', 'load_class_embeddings', 'gen_cls_command',
@@ -260,9 +263,9 @@ def load_class_embeddings(path: PathLike, num_classes: Optional[int] = None,
             'CLIP_MODEL the OpenCLIP model (e.g. convnext_large_d_320) and CLIP_CHECKPOINT a local weights '
             'file of it')
     try:
-        value = torch.load(path, map_location='cpu', weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, ValueError) as err:
-        raise ValueError(f'class embeddings {path}: not a tensor file torch.load(weights_only=True) can read '
+        value = load_local_checkpoint(str(path), map_location='cpu')
+    except (InputError, EOFError, KeyError, ValueError) as err:
+        raise ValueError(f'class embeddings {path}: not a tensor file that loads safely '
                          f'({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ""})') from err
     return _check_embeddings(value, f'class embeddings {path}', num_classes, embed_dim).float()
 
