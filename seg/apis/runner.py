@@ -19,8 +19,10 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner, find_latest_checkpoint
 
 import seg  # noqa: F401  (ops backend and checkpoint safety before any model import)
+from seg.engine.runner import FastSAM2Runner
 from seg.fileio.checkpoint import load_local_checkpoint, load_weights, trusted
 from seg.fileio.errors import InputError
+from seg.registry import RUNNERS
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 #: How a user asks for partial loading, named in the error when a checkpoint does not fit.
@@ -84,12 +86,11 @@ def init_cpu_process_group(launcher: str, backend: str = 'gloo') -> None:
 
 
 def build_runner(cfg: Config) -> Runner:
-    """Build the Runner named by ``cfg.runner_type`` (mmengine's by default)."""
+    """Build the Runner named by ``cfg.runner_type`` (:class:`FastSAM2Runner` by default)."""
     init_cpu_process_group(cfg.launcher, cfg.env_cfg.get('dist_cfg', {}).get('backend', 'gloo'))
     if 'runner_type' in cfg:
-        from seg.registry import RUNNERS
         return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    return FastSAM2Runner.from_cfg(cfg)
 
 
 def train(config: str, work_dir: Optional[str] = None, resume: Optional[str] = None, amp: bool = False,

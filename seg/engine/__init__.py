@@ -1,2 +1,2 @@
-"""Training machinery: hooks, loops and optimizer-wrapper constructors register on import."""
-from . import hooks, loops, optimizers  # noqa: F401
+"""Training machinery: the runner, hooks, loops and optimizer-wrapper constructors register on import."""
+from . import hooks, loops, optimizers, runner  # noqa: F401
