@@ -2,7 +2,7 @@
 from .image_inference import init_model, read_image, segment_image
 from .inpaint import InpaintInputError, init_inpainter, inpaint_video
 from .runner import load_config, test, train
-from .track import init_tracker, track
+from .track import init_tracker, track, track_to_folder
 
 __all__ = ['InpaintInputError', 'init_inpainter', 'init_model', 'inpaint_video', 'load_config', 'read_image',
-           'segment_image', 'test', 'track', 'init_tracker', 'train']
+           'segment_image', 'test', 'track', 'track_to_folder', 'init_tracker', 'train']

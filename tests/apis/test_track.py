@@ -1,10 +1,11 @@
-"""seg.apis.track: lazy per-frame ids with the given ids kept, later objects, and one clear error per bad input."""
+"""seg.apis.track: lazy per-frame ids, given ids kept, later objects, one clear error per bad input; track_to_folder."""
 import numpy as np
 import pytest
 import torch
 
-from seg.apis import track
-from seg.fileio.palette import write_palette_png
+from seg.apis import track, track_to_folder
+from seg.fileio import InputError
+from seg.fileio.palette import read_palette_png, write_palette_png
 from seg.toy_data import davis_palette, render_video
 from seg.models.xmem import XMem
 from seg.models.xmem.inference import TrackingInputError
@@ -66,3 +67,20 @@ def test_bad_input_is_named(network, video, case, match):
         frames = [f.astype(np.float32) for f in frames]
     with pytest.raises(TrackingInputError, match=match):
         list(track(frames, masks, **kwargs))
+
+
+def test_track_to_folder_writes_the_ids_of_track_with_the_davis_palette(network, video, tmp_path):
+    frames, first = video.frames[:3], video.masks[0]
+    out = track_to_folder(frames, first, tmp_path / 'out', network=network, overlay=tmp_path / 'overlay.mp4')
+    files = sorted(out.glob('*.png'))
+    assert [f.name for f in files] == ['00000.png', '00001.png', '00002.png']
+    for file, ids in zip(files, track(frames, first, network=network)):
+        written, palette = read_palette_png(file)
+        np.testing.assert_array_equal(written, ids)
+        np.testing.assert_array_equal(palette, davis_palette())  # an array carries no palette
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['out', 'overlay.mp4']
+    with pytest.raises(TrackingInputError, match='exists; choose a new output folder'):
+        track_to_folder(frames, first, out, network=network)
+    with pytest.raises(InputError, match='overlay must end in one of'):
+        track_to_folder(frames, first, tmp_path / 'new', network=network, overlay=tmp_path / 'overlay.gif')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['out', 'overlay.mp4']

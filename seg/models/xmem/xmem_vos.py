@@ -9,7 +9,7 @@ from torch import Tensor
 
 from seg.registry import MODELS
 from .xmem import XMem, load_xmem_checkpoint
-from .inference import ObjectManager, XMemInferenceCore
+from .inference import XMemSession
 
 
 @MODELS.register_module()
@@ -24,7 +24,8 @@ class XMemVOS(BaseModel):
     stays in eval mode (XMem's trainer keeps the whole network in ``eval()``).
 
     Prediction (one video per sample, ``DAVISEvalDataset`` items): the objects of the first frame's
-    mask are tracked with :class:`XMemInferenceCore` (``inference`` settings).
+    mask (or of ``given_masks``) are tracked with :class:`~seg.models.xmem.inference.XMemSession`
+    (``inference`` settings), the session ``seg.apis.track`` drives.
 
     Args:
         network: XMem config (key_dim, value_dim, hidden_dim, single_object).
@@ -133,25 +134,17 @@ class XMemVOS(BaseModel):
                 raise ValueError('XMemVOS.predict needs gt (its first frame gives the objects) or given_masks')
             given_masks = [{0: truth[0]} for truth in gt]
         results = []
-        device = next(self.network.parameters()).device
         for i, (video, given) in enumerate(zip(frames, given_masks)):
-            core = XMemInferenceCore(self.network.eval(), self.inference)
-            objects = ObjectManager()
+            session = XMemSession(self.network, self.inference)
             keep = None
             if 'save_names' in meta and 'frame_names' in meta:
                 wanted = set(meta['save_names'][i])
                 keep = [n in wanted for n in meta['frame_names'][i]]
             preds = []
             for t in range(len(video)):
-                frame = video[t].to(device)
-                if t in given:
-                    mask, valid = objects.add_mask(given[t])
-                    core.set_all_labels(objects.labels)
-                    prob = core.step(frame, mask.to(device), valid)
-                else:
-                    prob = core.step(frame, end=t == len(video) - 1)
+                ids = session.step(video[t], given.get(t), end=t == len(video) - 1)
                 if keep is None or keep[t]:
-                    preds.append(objects.to_ids(prob))
+                    preds.append(ids)
             result = dict(name=name[i], pred=np.stack(preds))
             if gt is not None:
                 result['gt'] = gt[i]

@@ -1,13 +1,17 @@
-"""XMemVOS: losses of a training clip, BatchNorm frozen in train mode, predictions and J&F through DAVISMetric."""
+"""XMemVOS: losses of a training clip, BatchNorm frozen in train mode, predictions (those of seg.apis.track) and J."""
 import numpy as np
 import pytest
 import torch
 from mmengine.logging import MessageHub
 
+from seg.apis import track
+from seg.datasets.vos_clip_dataset import normalise_frames
 from seg.evaluation.metrics.davis_metric import DAVISMetric
+from seg.fileio.palette import read_palette_png
 from seg.models.xmem.bootstrapped_ce_loss import BootstrappedCELoss
 from seg.models.xmem.xmem_dice_loss import XMemDiceLoss
 from seg.models.xmem.xmem_vos import XMemVOS
+from seg.toy_data import render_video
 
 SMALL = dict(key_dim=16, value_dim=32, hidden_dim=8)
 
@@ -47,19 +51,30 @@ def test_training_step_and_frozen_bn():
     assert model.network.decoder.pred.weight.grad is not None
 
 
-def test_predict_and_metric(tmp_path):
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Jaccard index of two bool masks; 1 when both are empty (DAVIS)."""
+    union = (a | b).sum()
+    return float((a & b).sum() / union) if union else 1.0
+
+
+def test_predict_gives_the_masks_of_seg_apis_track_and_the_metric_scores_them(tmp_path):
+    """XMemVOS.predict and seg.apis.track drive the same XMemSession: the same weights give the same masks."""
     torch.manual_seed(0)
     model = XMemVOS(network=SMALL).eval()
-    gt = np.zeros((4, 32, 48), np.uint8)
-    gt[:, 4:14, 4:14] = 3
-    results = model.predict([torch.randn(4, 3, 32, 48)], [gt], ['seq'], frame_names=[['a', 'b', 'c', 'd']],
+    video = render_video(0, num_frames=4, height=32, width=48, num_objects=2)
+    gt = video.masks
+    results = model.predict([normalise_frames(video.frames)], [gt], ['seq'], frame_names=[['a', 'b', 'c', 'd']],
                             palette=[None])
-    assert results[0]['pred'].shape == (4, 32, 48) and set(np.unique(results[0]['pred'])) <= {0, 3}
-    np.testing.assert_array_equal(results[0]['pred'][0], gt[0])
+    pred = results[0]['pred']
+    assert pred.shape == (4, 32, 48) and pred.dtype == np.uint8
+    np.testing.assert_array_equal(pred[0], gt[0])
+    np.testing.assert_array_equal(pred, np.stack(list(track(video.frames, gt[0], network=model.network))))
     metric = DAVISMetric(out_dir=str(tmp_path / 'out'))
     metric.process({}, results)
     numbers = metric.compute_metrics(metric.results)
-    assert 0 <= numbers['J&F-Mean'] <= 1 and (tmp_path / 'out' / 'seq' / 'd.png').is_file()
+    # J-Mean: the IoU of each object on frames 1..T-2 (the first and last frames are not scored), averaged
+    assert numbers['J-Mean'] == pytest.approx(np.mean([iou(pred[t] == k, gt[t] == k) for k in (1, 2) for t in (1, 2)]))
+    np.testing.assert_array_equal(read_palette_png(tmp_path / 'out' / 'seq' / 'd.png')[0], pred[3])
 
 
 def test_stage0_weights_load_into_a_multi_object_model():
