@@ -389,7 +389,7 @@ def test_interrupted_run_leaves_no_partial_data(tmp_path, monkeypatch):
         (out / 'half_written.txt').write_text('x')
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(td._WRITERS, 'davis', broken_writer)
+    monkeypatch.setitem(td.layouts.WRITERS, 'davis', broken_writer)
     with pytest.raises(KeyboardInterrupt):
         td.make_layout('davis', root, **{**kw, 'num_frames': 5})
     assert _files(root) == before and _siblings(root) == []
