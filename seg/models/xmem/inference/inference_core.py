@@ -26,6 +26,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch.nn.functional as F
 from torch import Tensor
 
+from seg.fileio.errors import InputError
 from ..aggregate import aggregate
 from .memory_manager import MemoryManager
 
@@ -38,7 +39,7 @@ DEFAULT_INFERENCE_CONFIG: Dict = dict(
     max_internal_size=-1)
 
 
-class TrackingInputError(ValueError):
+class TrackingInputError(InputError):
     """A frame or mask given to the tracker does not fit (size, labels, missing first mask)."""
 
 
