@@ -1,2 +1,2 @@
-"""Training machinery: hooks, loops and optimizer-wrapper constructors register on import."""
+"""Training machinery: hooks, loops and optimiser-wrapper constructors register on import."""
 from . import hooks, loops, optimizers  # noqa: F401

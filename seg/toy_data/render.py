@@ -28,7 +28,7 @@ COCO_THING_CLASSES = ('disk', 'box', 'triangle')
 COCO_STUFF_CLASSES = ('wall', 'floor')
 COCO_PANOPTIC_CLASSES = COCO_THING_CLASSES + COCO_STUFF_CLASSES
 
-_CATEGORY_COLORS = ([220, 20, 60], [119, 11, 32], [0, 0, 142], [102, 102, 156], [152, 251, 152])
+_CATEGORY_COLOURS = ([220, 20, 60], [119, 11, 32], [0, 0, 142], [102, 102, 156], [152, 251, 152])
 
 RngLike = Union[np.random.Generator, int, Sequence[int]]
 
@@ -52,7 +52,7 @@ def coco_panoptic_categories() -> List[dict]:
         thing = name in COCO_THING_CLASSES
         cats.append(
             dict(supercategory='shape' if thing else 'background', isthing=int(thing), id=i + 1, name=name,
-                 color=list(_CATEGORY_COLORS[i])))
+                 color=list(_CATEGORY_COLOURS[i])))
     return cats
 
 
@@ -71,7 +71,7 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int, cell: float, channel
     return np.clip(big.reshape(big.shape[0], big.shape[1], channels)[:h, :w], 0, 1)
 
 
-def _color(rng: np.random.Generator, vivid: bool, hue: Optional[float] = None) -> np.ndarray:
+def _colour(rng: np.random.Generator, vivid: bool, hue: Optional[float] = None) -> np.ndarray:
     """A random RGB colour (3,) float in 0..255; saturated when ``vivid``, muted otherwise."""
     h = rng.random() if hue is None else hue % 1.0
     s = rng.uniform(0.55, 1.0) if vivid else rng.uniform(0.05, 0.35)
@@ -88,9 +88,9 @@ def _texture(rng: np.random.Generator, h: int, w: int, vivid: bool, kind: Option
     """
     if kind is None:
         kind = int(rng.integers(4))
-    c1 = _color(rng, vivid)
+    c1 = _colour(rng, vivid)
     hue2 = rng.random() if not vivid else colorsys.rgb_to_hsv(*(c1 / 255))[0] + rng.uniform(0.25, 0.75)
-    c2 = _color(rng, vivid, hue2)
+    c2 = _colour(rng, vivid, hue2)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     yy -= (h - 1) / 2
     xx -= (w - 1) / 2
@@ -194,7 +194,7 @@ class ToyVideo:
         depth: (K,) depth rank of each object, 0 farthest; larger ranks are drawn on top.
         first_frame: (K,) first frame index with visible pixels (T if never visible).
         enter_frame: (K,) frame from which each object is drawn (0 except for the late object).
-        centers: (K, T, 2) float, object centres (x, y) px.
+        centres: (K, T, 2) float, object centres (x, y) px.
         background_shift: (T, 2) float, camera pan (dx, dy) px relative to frame 0; the
             background content moves by minus this.
         crossing: (a, b, t): ids of two objects whose centres coincide at frame t, so their
@@ -208,7 +208,7 @@ class ToyVideo:
     depth: List[int]
     first_frame: List[int]
     enter_frame: List[int]
-    centers: np.ndarray
+    centres: np.ndarray
     background_shift: np.ndarray
     crossing: Tuple[int, int, int]
     late_object: int
@@ -241,7 +241,7 @@ def _trajectories(rng, num_frames, h, w, radii):
     t = np.arange(t_len, dtype=float)
     mn = min(h, w)
     size = np.array([w - 1, h - 1], float)
-    centers = np.zeros((k_objs, t_len, 2))
+    centres = np.zeros((k_objs, t_len, 2))
     enter = np.zeros(k_objs, int)
     late = k_objs - 1 if (k_objs >= 3 and t_len >= 2) else -1
 
@@ -265,7 +265,7 @@ def _trajectories(rng, num_frames, h, w, radii):
             lo, hi = box(radii[k])
             amp, om, ph = wiggle()
             vel = speed() * np.array([np.cos(ang), np.sin(ang)])
-            centers[k] = _fit_path(np.clip(c, lo, hi), vel, amp, om, ph, t_c, t, lo, hi)
+            centres[k] = _fit_path(np.clip(c, lo, hi), vel, amp, om, ph, t_c, t, lo, hi)
         crossing = (0, 1, t_c)
         first_free = 2
     for k in range(first_free, k_objs):
@@ -275,7 +275,7 @@ def _trajectories(rng, num_frames, h, w, radii):
         amp, om, ph = wiggle()
         ang = rng.uniform(0, 2 * np.pi)
         vel = speed() * np.array([np.cos(ang), np.sin(ang)])
-        centers[k] = _fit_path(rng.uniform(lo, hi), vel, amp, om, ph, 0, t, lo, hi)
+        centres[k] = _fit_path(rng.uniform(lo, hi), vel, amp, om, ph, 0, t, lo, hi)
     if late >= 0:
         t_in = int(min(rng.integers(max(1, t_len // 4), max(1, t_len // 2) + 1), t_len - 1))
         side, along, d = int(rng.integers(4)), rng.uniform(0.3, 0.7), 0.2 * radii[late]
@@ -283,10 +283,10 @@ def _trajectories(rng, num_frames, h, w, radii):
                  (along * size[0], size[1] + d)][side]
         end = rng.uniform(0.3, 0.7, 2) * size
         vel = (end - np.array(start)) / max(t_len - 1 - t_in, 1)
-        centers[late] = np.array(start) + vel * np.maximum(t - t_in, 0)[:, None]
+        centres[late] = np.array(start) + vel * np.maximum(t - t_in, 0)[:, None]
         enter[late] = t_in
     angles = rng.uniform(0, 2 * np.pi, k_objs)[:, None] + rng.uniform(-0.08, 0.08, k_objs)[:, None] * t
-    return centers, angles, enter, crossing
+    return centres, angles, enter, crossing
 
 
 def render_video(rng: RngLike = 0, num_frames: int = 12, height: int = 96, width: int = 160,
@@ -328,7 +328,7 @@ def render_video(rng: RngLike = 0, num_frames: int = 12, height: int = 96, width
     shapes = [_make_shape(rng, kind, r) for kind, r in zip(kinds, radii)]
 
     for _ in range(max(1, max_tries)):
-        centers, angles, enter, crossing = _trajectories(rng, t_len, h, w, radii)
+        centres, angles, enter, crossing = _trajectories(rng, t_len, h, w, radii)
         depth = rng.permutation(k_objs)
         draw = np.argsort(depth)
         amodal = np.zeros((t_len, k_objs, h, w), bool)
@@ -336,7 +336,7 @@ def render_video(rng: RngLike = 0, num_frames: int = 12, height: int = 96, width
         for ti in range(t_len):
             for k in draw:
                 if ti >= enter[k]:
-                    amodal[ti, k] = _shape_mask(shapes[k], *centers[k, ti], angles[k, ti], h, w)
+                    amodal[ti, k] = _shape_mask(shapes[k], *centres[k, ti], angles[k, ti], h, w)
                     masks[ti][amodal[ti, k]] = k + 1
         ok = True
         for k in range(k_objs):
@@ -353,7 +353,7 @@ def render_video(rng: RngLike = 0, num_frames: int = 12, height: int = 96, width
         for k in draw:
             if ti >= enter[k]:
                 sel = amodal[ti, k]
-                img[sel] = _shape_texture(shapes[k], *centers[k, ti], angles[k, ti], h, w)[sel]
+                img[sel] = _shape_texture(shapes[k], *centres[k, ti], angles[k, ti], h, w)[sel]
         frames[ti] = np.clip(np.round(img), 0, 255).astype(np.uint8)
     present = [np.flatnonzero((masks == k + 1).any(axis=(1, 2))) for k in range(k_objs)]
     return ToyVideo(
@@ -364,7 +364,7 @@ def render_video(rng: RngLike = 0, num_frames: int = 12, height: int = 96, width
         depth=[int(d) for d in depth],
         first_frame=[int(p[0]) if len(p) else t_len for p in present],
         enter_frame=[int(e) for e in enter],
-        centers=centers,
+        centres=centres,
         background_shift=shift,
         crossing=(crossing[0] + 1, crossing[1] + 1, crossing[2]) if crossing[0] >= 0 else (0, 0, 0),
         late_object=k_objs if (k_objs >= 3 and t_len >= 2) else 0)
@@ -379,7 +379,7 @@ class ToyPanopticImage:
 
     Attributes:
         image: (H, W, 3) uint8 RGB.
-        pan_ids: (H, W) int64 segment id per pixel, 0 for VOID (unlabeled).
+        pan_ids: (H, W) int64 segment id per pixel, 0 for VOID (unlabelled).
         segments_info: ``[{id, category_id, iscrowd, bbox: [x, y, w, h], area}]``, one per
             nonzero id in ``pan_ids``; ``bbox`` is the tight box in px (w = x_max - x_min + 1),
             ``area`` the pixel count.
@@ -404,7 +404,7 @@ def render_panoptic_image(rng: RngLike = 0, height: int = 128, width: int = 128,
     ``min_instances``..``max_instances`` disks / boxes / triangles at random positions and
     depths (overlapping, possibly cut by the border).  A crowd segment (``iscrowd=1``, a cluster
     of small same-class shapes) is added when ``crowd`` (random, p=0.3, when None), and an
-    unlabeled clutter blob (VOID, id 0) when ``void`` (random, p=0.4, when None).  Segments
+    unlabelled clutter blob (VOID, id 0) when ``void`` (random, p=0.4, when None).  Segments
     with fewer than ``min_area`` visible px become VOID too.
     """
     rng = _as_rng(rng)
