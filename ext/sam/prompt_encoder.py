@@ -117,7 +117,8 @@ class PromptEncoder(nn.Module):
         self.mask_input_size = tuple(MASK_TO_EMBEDDING_STRIDE * s for s in self.image_embedding_size)
         self.pe_layer = PositionEmbeddingRandom(embed_dim // 2)
 
-        # negative point, positive point, box top-left corner, box bottom-right corner
+        # SAM's checkpoint keys: ``point_embeddings`` holds box-corner types too (negative point,
+        # positive point, box top-left corner, box bottom-right corner).
         self.num_point_embeddings = 4
         self.point_embeddings = nn.ModuleList(nn.Embedding(1, embed_dim) for _ in range(self.num_point_embeddings))
         self.not_a_point_embed = nn.Embedding(1, embed_dim)

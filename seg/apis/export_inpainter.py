@@ -50,7 +50,7 @@ def export_inpainter(checkpoint: Union[str, Path], out: Union[str, Path], trust:
     """Export the generator of a training checkpoint to ``out`` like ``E2FGVI-CVPR22.pth``.
 
     The file is a plain state_dict (official names, no ``generator.`` prefix,
-    no discriminator, optimizer or metadata) written atomically: ``out`` is
+    no discriminator, optimiser state or metadata) written atomically: ``out`` is
     either left as it was or replaced by the complete file.
 
     Args:

@@ -55,7 +55,7 @@ def segment_image(model: torch.nn.Module, image: np.ndarray, points: Optional[Se
     if boxes:
         prompts.append(torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4))
     if prompts:
-        coords = torch.cat(prompts)
+        coords = torch.cat(prompts)  # (K, 4) boxes, under the official field name ``point_coords``
         sample.gt_instances_collected = InstanceData(point_coords=coords,
                                                      pb_labels=torch.ones(len(coords), dtype=torch.long))
     inputs = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))

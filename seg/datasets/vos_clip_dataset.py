@@ -25,6 +25,7 @@ from torchvision.transforms import v2
 
 from seg.registry import DATASETS
 from seg.fileio.palette import read_palette_png
+from seg.fileio.errors import InputError
 
 #: ImageNet statistics (RGB in [0, 1]) used for normalisation and as the affine fill colour.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -43,7 +44,7 @@ def normalise_frames(rgb: np.ndarray) -> torch.Tensor:
     return (image - mean) / std
 
 
-class VOSDataError(ValueError):
+class VOSDataError(InputError):
     """A VOS folder is missing, empty or inconsistent."""
 
 

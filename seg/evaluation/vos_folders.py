@@ -20,6 +20,7 @@ from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 
+from seg.fileio.errors import InputError
 from seg.fileio.palette import PaletteMaskError, read_palette_png
 from .functional.davis_measures import boundary_f_frames, region_similarity, statistics
 
@@ -30,7 +31,7 @@ GLOBAL_MEASURES = ('J&F-Mean', 'J-Mean', 'J-Recall', 'J-Decay', 'F-Mean', 'F-Rec
 TASKS = ('semi-supervised', 'binary')
 
 
-class VOSEvaluationError(ValueError):
+class VOSEvaluationError(InputError):
     """Predictions or ground truth are missing or do not fit each other."""
 
 

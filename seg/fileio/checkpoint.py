@@ -74,7 +74,7 @@ def history_buffer_method(owner, name: str):
     raise pickle.UnpicklingError(f'Unsupported global: GLOBAL getattr({owner!r}, {name!r})')
 
 
-#: What mmengine 0.10.7's checkpoints (model, optimizer, schedulers, message hub) need.
+#: What mmengine 0.10.7's checkpoints (model, optimiser, schedulers, message hub) need.
 MMENGINE_CHECKPOINT_GLOBALS = [HistoryBuffer, (history_buffer_method, '__builtin__.getattr'),
                                (history_buffer_method, 'builtins.getattr')] + _numpy_globals()
 

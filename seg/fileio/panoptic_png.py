@@ -6,22 +6,22 @@ import numpy as np
 from mmengine.fileio import get
 
 
-def rgb2id(color: Union[np.ndarray, Sequence[int]]) -> Union[np.ndarray, int]:
+def rgb2id(colour: Union[np.ndarray, Sequence[int]]) -> Union[np.ndarray, int]:
     """Decode panoptic segment ids from RGB colours.
 
     Args:
-        color: An RGB image of shape (H, W, 3) (channel order R, G, B), or one
+        colour: An RGB image of shape (H, W, 3) (channel order R, G, B), or one
             colour as a sequence of 3 ints.
 
     Returns:
         The ids ``R + 256 * G + 256**2 * B``: an int32 array of shape (H, W)
         for an image (int64 or wider if the input is), an int for one colour.
     """
-    if isinstance(color, np.ndarray) and color.ndim == 3:
-        if color.dtype == np.uint8:
-            color = color.astype(np.int32)
-        return color[..., 0] + 256 * color[..., 1] + 256 * 256 * color[..., 2]
-    return int(color[0] + 256 * color[1] + 256 * 256 * color[2])
+    if isinstance(colour, np.ndarray) and colour.ndim == 3:
+        if colour.dtype == np.uint8:
+            colour = colour.astype(np.int32)
+        return colour[..., 0] + 256 * colour[..., 1] + 256 * 256 * colour[..., 2]
+    return int(colour[0] + 256 * colour[1] + 256 * 256 * colour[2])
 
 
 def id2rgb(id_map: Union[np.ndarray, int]) -> Union[np.ndarray, List[int]]:
@@ -42,11 +42,11 @@ def id2rgb(id_map: Union[np.ndarray, int]) -> Union[np.ndarray, List[int]]:
             rgb[..., channel] = ids % 256
             ids //= 256
         return rgb
-    color = []
+    colour = []
     for _ in range(3):
-        color.append(id_map % 256)
+        colour.append(id_map % 256)
         id_map //= 256
-    return color
+    return colour
 
 
 def load_panoptic_png(path: str, backend_args: Optional[dict] = None) -> np.ndarray:

@@ -132,4 +132,4 @@ def test_mmdet_msdeformattn_pixel_decoder_runs():
     mask_feature.mean().backward()
     attn = decoder.encoder.layers[0].self_attn
     assert type(attn).__name__ == 'MultiScaleDeformableAttention'
-    assert attn.sampling_offsets.weight.grad is not None
+    assert attn.sampling_offsets.weight.grad.abs().sum() > 0  # the loss reaches the sampling offsets

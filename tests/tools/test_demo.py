@@ -5,14 +5,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
-from seg.toy_data import make_coco_panoptic
+from seg.toy_data import COCO_PANOPTIC_CLASSES, make_coco_panoptic
+from seg.visualization import overlay_masks, overlay_panoptic
 
 REPO = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location('demo_script', REPO / 'demo' / 'demo.py')
 demo = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(demo)
 CONFIG = str(REPO / 'configs' / 'rapsam' / 'rapsam_r18_toy.py')
+#: The toy model's VOID segment id: its vocabulary size.
+VOID = len(COCO_PANOPTIC_CLASSES)
 
 
 @pytest.fixture(scope='module')
@@ -22,20 +26,79 @@ def image(tmp_path_factory):
     return str(next((root / 'val2017').glob('*.jpg')))
 
 
-def test_prompted_picture_is_input_beside_overlay(image, tmp_path):
-    out = tmp_path / 'prompt.png'
-    assert demo.main([image, CONFIG, '--points', '20,30', '40,50', '--boxes', '5,5,60,60', '--out', str(out)]) == 0
-    picture = cv2.imread(str(out))
-    source = cv2.imread(image)
+def _blocks(count: int, height: int, width: int) -> np.ndarray:
+    """(count, H, W) bool, disjoint: block k covers rows 10+30k..29+30k and columns 10+20k..49+20k."""
+    masks = np.zeros((count, height, width), bool)
+    for k in range(count):
+        masks[k, 10 + 30 * k:30 + 30 * k, 10 + 20 * k:50 + 20 * k] = True
+    return masks
+
+
+@pytest.fixture
+def predictions(monkeypatch):
+    """The results ``segment_image`` gives the demo, their masks replaced by :func:`_blocks`.
+
+    The untrained toy model predicts empty masks, which would leave nothing to
+    check in the picture; the model still runs, only what it found is replaced.
+    """
+    import seg.apis
+    recorded, segment_image = [], seg.apis.segment_image
+
+    def known(*args, **kwargs):
+        result = segment_image(*args, **kwargs)
+        if 'pred_panoptic_seg' in result:  # no prompts
+            pan_seg = np.full(result.pred_panoptic_seg.sem_seg.shape[1:], VOID, np.int64)
+            for k, block in enumerate(_blocks(2, *pan_seg.shape)):
+                pan_seg[block] = k + 1
+            result.pred_panoptic_seg.sem_seg = torch.from_numpy(pan_seg)[None]
+        else:
+            result.pred_instances.masks = torch.from_numpy(_blocks(*result.pred_instances.masks.shape))
+        recorded.append(result)
+        return result
+
+    monkeypatch.setattr(seg.apis, 'segment_image', known)
+    return recorded
+
+
+def _halves(out: Path, image: str):
+    """(source, left half, right half) of the demo picture, all (H, W, 3) uint8 BGR."""
+    picture, source = cv2.imread(str(out)), cv2.imread(image)
     assert picture.shape == (source.shape[0], 2 * source.shape[1], 3)
-    assert np.array_equal(picture[:, :source.shape[1]], source)
-    assert not np.array_equal(picture[:, source.shape[1]:], source), 'the overlay draws something (clicks at least)'
+    return source, picture[:, :source.shape[1]], picture[:, source.shape[1]:]
 
 
-def test_panoptic_picture(image, tmp_path):
+def _painted_only_inside(source: np.ndarray, overlay: np.ndarray, inside: np.ndarray) -> None:
+    """The overlay equals the input outside ``inside`` (H, W) bool and differs from it at almost every pixel in it."""
+    assert inside.any(), 'the prediction has something to draw'
+    assert np.array_equal(overlay[~inside], source[~inside])
+    assert (overlay[inside] != source[inside]).any(-1).mean() > 0.9
+
+
+def test_prompted_picture_is_input_beside_overlay(image, tmp_path, predictions):
+    out = tmp_path / 'prompt.png'
+    points = [[20.0, 30.0], [40.0, 50.0]]
+    assert demo.main([image, CONFIG, '--points', '20,30', '40,50', '--boxes', '5,5,60,60', '--out', str(out)]) == 0
+    source, left, overlay = _halves(out, image)
+    assert np.array_equal(left, source)
+    masks = predictions[0].pred_instances.masks.numpy()
+    assert masks.shape == (3, *source.shape[:2])  # points first, then the box
+    assert np.array_equal(overlay, overlay_masks(source, masks, points=points))
+    clicks = np.zeros(source.shape[:2], np.uint8)
+    for x, y in points:
+        cv2.circle(clicks, (int(x), int(y)), 4, 1, -1)
+    without_clicks = overlay_masks(source, masks)
+    _painted_only_inside(source, without_clicks, masks.any(0))
+    assert np.array_equal(overlay[clicks == 0], without_clicks[clicks == 0])
+
+
+def test_panoptic_picture(image, tmp_path, predictions):
     out = tmp_path / 'pan.png'
     assert demo.main([image, CONFIG, '--out', str(out)]) == 0
-    assert cv2.imread(str(out)) is not None
+    source, left, overlay = _halves(out, image)
+    assert np.array_equal(left, source)
+    pan_seg = predictions[0].pred_panoptic_seg.sem_seg[0].numpy()
+    assert np.array_equal(overlay, overlay_panoptic(source, pan_seg, VOID))
+    _painted_only_inside(source, overlay, pan_seg != VOID)
 
 
 def test_bad_inputs_fail_clearly(image, tmp_path):

@@ -54,7 +54,9 @@ def test_default_inpainter_with_preview_and_resize(inputs, tmp_path):
     out = tmp_path / 'out.mp4'
     assert tool.main([str(frames), str(masks), '--out', str(out), '--resize', '24x16', '--preview',
                       str(tmp_path / 'preview.png')]) == 0
-    assert out.is_file()
+    video = cv2.VideoCapture(str(out))
+    size = (video.get(cv2.CAP_PROP_FRAME_WIDTH), video.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    assert video.get(cv2.CAP_PROP_FRAME_COUNT) == NUM_FRAMES and size == (24, 16)
     assert cv2.imread(str(tmp_path / 'preview.png')).shape == (16, 48, 3)
 
 

@@ -80,7 +80,7 @@ def test_render_video_invariants(seed):
 
     # Objects stay mostly in frame: every centre inside the frame while drawn.
     drawn = np.arange(t_len)[None, :] >= np.array(v.enter_frame)[:, None]
-    inside = ((v.centers >= -0.5) & (v.centers <= np.array([w, h]) - 0.5)).all(-1)
+    inside = ((v.centres >= -0.5) & (v.centres <= np.array([w, h]) - 0.5)).all(-1)
     assert inside[:late - 1].all() and inside[late - 1, enter + 1:].all() and drawn[:late - 1].all()
 
     # Textured, not flat: pixel spread under each object and over the background.
@@ -389,7 +389,7 @@ def test_interrupted_run_leaves_no_partial_data(tmp_path, monkeypatch):
         (out / 'half_written.txt').write_text('x')
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(td._WRITERS, 'davis', broken_writer)
+    monkeypatch.setitem(td.layouts.WRITERS, 'davis', broken_writer)
     with pytest.raises(KeyboardInterrupt):
         td.make_layout('davis', root, **{**kw, 'num_frames': 5})
     assert _files(root) == before and _siblings(root) == []

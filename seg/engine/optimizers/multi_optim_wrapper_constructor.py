@@ -1,4 +1,4 @@
-"""One optimizer wrapper per named submodule (a GAN's generator and discriminator): an ``OptimWrapperDict``."""
+"""One optimiser wrapper per named submodule (a GAN's generator and discriminator): an ``OptimWrapperDict``."""
 import copy
 from typing import Optional
 

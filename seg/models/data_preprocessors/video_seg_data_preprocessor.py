@@ -20,8 +20,8 @@ class VideoSegDataPreprocessor(DetDataPreprocessor):
       ``num_train_prompts`` random foreground clicks (as 6×6 boxes) on their
       ground-truth segments; with ``interactive_test=True``, test samples get
       one click at the most interior pixel of each ground-truth segment. Both
-      land in ``gt_instances_collected`` (``point_coords`` (K, 4) xyxy,
-      ``pb_labels`` (K,) = 1, ``masks`` (K, H, W) bool).
+      land in ``gt_instances_collected`` (``point_coords`` (K, 4) xyxy boxes,
+      named as in the official code, ``pb_labels`` (K,) = 1, ``masks`` (K, H, W) bool).
 
     Args:
         num_train_prompts: clicks per ``'sam'`` training image.

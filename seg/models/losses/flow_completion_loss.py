@@ -43,7 +43,7 @@ class FlowCompletionLoss(nn.Module):
     absolute error of the forward flows plus that of the backward flows.
 
     The SPyNet is a fixed measuring instrument loaded from its own file: it is
-    kept outside the module tree (so it is in no state_dict, optimizer or DDP
+    kept outside the module tree (so it is in no state_dict, optimiser or DDP
     wrapper) and follows the loss whenever it is moved or cast (``.to(...)``).
 
     Args:

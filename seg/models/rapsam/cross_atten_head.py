@@ -63,7 +63,7 @@ class CrossAttenHead(nn.Module):
         self.cls_proj = _mlp(feat_channels, feat_channels, class_embed_dim)
         self.mask_fcs = _fc_norm_relu(feat_channels)
         self.fc_mask = nn.Linear(feat_channels, feat_channels)
-        self.iou_embed = _mlp(feat_channels, feat_channels, 1)
+        self.iou_embed = _mlp(feat_channels, feat_channels, 1)  # official key; an MLP predicting IoU, no embedding
         self.apply(self._init_weights)
 
     @staticmethod

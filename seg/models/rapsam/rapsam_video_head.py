@@ -104,11 +104,16 @@ class RapSAMVideoHead(BaseModule):
             generator = torch.Generator().manual_seed(RANDOM_VOCABULARY_SEED)
             class_embed = torch.linalg.qr(torch.randn(class_embed_dim, self.num_classes, generator=generator))[0]
             class_embed = class_embed.T[:, None].contiguous()
+        # ``fc_cls`` keeps the official head's name but is no layer: the vocabulary, (D, C + 1, S) class
+        # embeddings with a zero background row, rebuilt at every build and never saved in checkpoints.
         self.register_buffer('fc_cls', torch.empty(0), persistent=False)
         self.set_class_embeddings(class_embed)
         self.register_buffer('logit_scale', torch.tensor(LOGIT_SCALE), persistent=False)
         class_embed_dim = class_embed.size(-1)
 
+        # Official names, kept for the checkpoint keys: ``pb_embedding`` embeds a prompt's ``pb_labels``
+        # value (FastSAM2 sends every prompt as a box, label 1), ``kernels`` holds the learned object
+        # queries and ``mask_heads`` the decoder stages (each predicts classes and IoU as well as masks).
         self.mask_tokens = nn.Embedding(num_mask_tokens, feat_channels)
         self.pb_embedding = nn.Embedding(2, feat_channels)
         self.pos_linear = nn.Linear(2 * feat_channels, feat_channels)
@@ -178,7 +183,7 @@ class RapSAMVideoHead(BaseModule):
         counts = {len(p) for p in prompts}
         if len(counts) != 1:
             raise ValueError(f'every image of a prompt batch needs the same number of prompts; got {sorted(counts)}')
-        boxes = torch.stack([p.point_coords for p in prompts]).float()
+        boxes = torch.stack([p.point_coords for p in prompts]).float()  # official field name; it holds boxes
         pb_labels = torch.stack([p.pb_labels for p in prompts]).long()
         scale = boxes.new_tensor([[s.metainfo['img_shape'][1], s.metainfo['img_shape'][0]] * 2
                                   for s in data_samples])

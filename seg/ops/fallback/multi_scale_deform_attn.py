@@ -185,9 +185,9 @@ class MultiScaleDeformableAttention(BaseModule):
                                            self.num_points)
         if reference_points.shape[-1] == 2:
             # offsets are in level pixels: normalise by (w, h)
-            normalizer = torch.stack([spatial_shapes[..., 1], spatial_shapes[..., 0]], -1)
+            normaliser = torch.stack([spatial_shapes[..., 1], spatial_shapes[..., 0]], -1)
             locations = (reference_points[:, :, None, :, None, :]
-                         + offsets / normalizer[None, None, None, :, None, :])
+                         + offsets / normaliser[None, None, None, :, None, :])
         elif reference_points.shape[-1] == 4:
             # offsets are in units of half the box size, per point
             locations = (reference_points[:, :, None, :, None, :2]

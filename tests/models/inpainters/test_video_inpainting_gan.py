@@ -266,7 +266,7 @@ def test_data_preprocessor_stacks_and_undoes_the_collate_transposition():
         VideoInpaintingDataPreprocessor()(uneven)
 
 
-def test_optimizers_hold_only_their_own_player(spynet_file):
+def test_optimisers_hold_only_their_own_player(spynet_file):
     model = build_gan(spynet_file)
     adam = dict(optimizer=dict(type='Adam', lr=1e-3))
     wrappers = MultiOptimWrapperConstructor(dict(generator=adam, discriminator=adam,

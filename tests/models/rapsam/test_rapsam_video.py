@@ -417,4 +417,5 @@ def test_eval_config_runs_on_a_toy_video(toy_root, tmp_path):
     Runner.from_cfg(cfg).test()
     results = json.loads((tmp_path / 'out' / 'results.json').read_text())
     assert len(results) == MAX_TRACKS and len(results[0]['segmentations']) == NUM_FRAMES
-    assert (tmp_path / 'out' / 'results.submission_file.zip').is_file()
+    with zipfile.ZipFile(tmp_path / 'out' / 'results.submission_file.zip') as archive:
+        assert archive.namelist() == ['results.json'] and json.loads(archive.read('results.json')) == results

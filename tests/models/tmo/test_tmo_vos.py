@@ -149,7 +149,13 @@ def test_predict_shapes_gt_and_metric(model):
     metric = DAVISMetric(task='binary')
     metric.process({}, results)
     scores = metric.compute_metrics(metric.results)
-    assert 0 <= scores['J&F-Mean'] <= 1
+    pred, fg = result['pred'][1] > 0, result['gt'][1] == 1  # only the middle frame is scored; void counts as 0
+    union = (pred | fg).sum()
+    assert scores['J-Mean'] == pytest.approx((pred & fg).sum() / union if union else 1.0)
+    assert scores['J&F-Mean'] == pytest.approx((scores['J-Mean'] + scores['F-Mean']) / 2)
+    perfect = DAVISMetric(task='binary')
+    perfect.process({}, [dict(result, pred=(result['gt'] == 1).astype(np.uint8))])
+    assert perfect.compute_metrics(perfect.results)['J&F-Mean'] == 1.0
     assert torch.equal(_unit_rgb(frames.float() / 255, 'frames', 'clip'), frames.float() / 255)
     with pytest.raises(ValueError, match='ImageNet'):
         model.predict([frames.float() / 255 - 0.5], [gt], ['clip'])
