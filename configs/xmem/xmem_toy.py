@@ -10,6 +10,9 @@ max_iters = 300
 
 model = dict(
     type='XMemVOS',
+    # Training clips come as uint8 RGB and are normalised here (ImageNet statistics of RGB in [0, 1]);
+    # evaluation items (video_collate) are normalised by their datasets and passed through.
+    data_preprocessor=dict(type='VOSDataPreprocessor', mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]),
     network=dict(key_dim=64, value_dim=512, hidden_dim=64),
     loss_ce=dict(type='BootstrappedCELoss', start_warm=100, end_warm=250, top_p=0.15),
     loss_dice=dict(type='XMemDiceLoss'),
@@ -21,7 +24,7 @@ train_dataloader = dict(
     num_workers=0,
     persistent_workers=False,
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
+    collate_fn=dict(type='pseudo_collate'),
     dataset=dict(type='VOSClipDataset', data_root=data_root, layout='davis', split='train', num_frames=3,
                  max_jump=5, max_num_obj=3, crop_size=(48, 80), repeat=1))
 val_dataloader = dict(

@@ -34,7 +34,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import InterpolationMode, v2
 
 from seg.registry import DATASETS
-from .vos_clip_dataset import IMAGENET_MEAN, MAX_TRIALS, VOSDataError, WrappableDataset, normalise_frames, read_rgb
+from .vos_clip_dataset import IMAGENET_MEAN, MAX_TRIALS, VOSDataError, WrappableDataset, pack_clip, read_rgb
 
 #: Image suffixes (case-insensitive) that are listed; a mask is the same name with ``MASK_SUFFIX``.
 IMAGE_SUFFIXES = ('.jpg', '.jpeg')
@@ -132,11 +132,12 @@ class StaticClipDataset(WrappableDataset):
         elastic_scale: its offsets' standard deviation as a fraction of the side (XMem: 0.02).
         repeat: times the whole image list is repeated per epoch.
 
-    Items (as :class:`~seg.datasets.VOSClipDataset`'s): ``frames`` (T, 3, H, W) ImageNet-normalised,
-    ``first_frame_gt`` (1, N, H, W) int64 0/1, ``cls_gt`` (T, 1, H, W) int64 (0 background, k for the k-th
-    object), ``selector`` (N,) float, ``info`` (``name``: the image path, ``frames``: its name per frame,
-    ``num_objects``). Randomness comes from torch's global generator (``torch.manual_seed`` repeats an item).
-    A clip whose first frame lost every object (cropped out) is drawn again, up to 5 times.
+    Items (as :class:`~seg.datasets.VOSClipDataset`'s, :func:`~seg.datasets.vos_clip_dataset.pack_clip`):
+    ``inputs`` (T, 3, H, W) uint8 RGB (``VOSDataPreprocessor`` normalises it) and ``data_samples`` with
+    ``first_frame_gt`` (1, N, H, W), ``cls_gt`` (T, 1, H, W), ``selector`` (N,) and the metainfo ``name``
+    (the image path), ``frame_names`` (its name per frame), ``num_objects``. Randomness comes from torch's
+    global generator (``torch.manual_seed`` repeats an item). A clip whose first frame lost every object
+    (cropped out) is drawn again, up to 5 times.
     """
 
     def __init__(self, data_roots: Sequence[Union[str, dict]], num_frames: int = 3, max_num_obj: int = 1,
@@ -208,14 +209,6 @@ class StaticClipDataset(WrappableDataset):
             labels = [int(i) for i in ids[0].unique() if int(i) != 0]
             if labels:
                 break
-        cls_gt = torch.zeros(self.num_frames, 1, *self.crop_size, dtype=torch.int64)
-        first_frame_gt = torch.zeros(1, self.max_num_obj, *self.crop_size, dtype=torch.int64)
-        for k, label in enumerate(labels):
-            cls_gt[:, 0][ids == label] = k + 1
-            first_frame_gt[0, k] = ids[0] == label
-        num_objects = max(1, len(labels))
-        selector = torch.tensor([1.0 if k < num_objects else 0.0 for k in range(self.max_num_obj)])
-        name = str(self.pairs[index][0])
-        return dict(frames=normalise_frames(frames.permute(0, 2, 3, 1).numpy()), first_frame_gt=first_frame_gt,
-                    cls_gt=cls_gt, selector=selector,
-                    info=dict(name=name, frames=[Path(name).stem] * self.num_frames, num_objects=num_objects))
+        image_path = self.pairs[index][0]
+        return pack_clip(frames, ids, labels, self.max_num_obj,
+                         dict(name=str(image_path), frame_names=[image_path.stem] * self.num_frames))

@@ -18,6 +18,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import torch
+from mmengine.structures import BaseDataElement
 from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
@@ -27,7 +28,8 @@ from seg.registry import DATASETS
 from seg.fileio.palette import read_palette_png
 from seg.fileio.errors import InputError
 
-#: ImageNet statistics (RGB in [0, 1]) used for normalisation and as the affine fill colour.
+#: ImageNet statistics (RGB in [0, 1]): the affine fill colour, and the normalisation of evaluation frames
+#: (``VOSDataPreprocessor`` normalises training clips with the same numbers).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: Draws of a clip before giving up on finding an object in its first frame.
@@ -58,6 +60,36 @@ def read_rgb(path: Path, what: str = 'image') -> np.ndarray:
                            f'remove it') from None
 
 
+def pack_clip(frames: torch.Tensor, ids: torch.Tensor, labels: Sequence[int], max_num_obj: int,
+              metainfo: dict) -> dict:
+    """A training item of XMem's clip datasets: ``inputs`` and a data sample of the picked objects.
+
+    Args:
+        frames: (T, 3, H, W) uint8 RGB, augmented, not normalised.
+        ids: (T, H, W) int64 object ids of the frames.
+        labels: ids of the objects to track (at most ``max_num_obj``), in channel order.
+        max_num_obj: object channels of the sample.
+        metainfo: ``name`` (video or image) and ``frame_names`` (T names).
+
+    Returns:
+        ``inputs``: ``frames``; ``data_samples``: a ``BaseDataElement`` with ``first_frame_gt``
+        (1, N, H, W) int64 0/1 (object k's mask on frame 0), ``cls_gt`` (T, 1, H, W) int64 (0 background,
+        k + 1 for object k), ``selector`` (N,) float32 (1 for the objects present) and the metainfo plus
+        ``num_objects`` (filled channels, at least 1).
+    """
+    num_frames, height, width = ids.shape
+    cls_gt = torch.zeros(num_frames, 1, height, width, dtype=torch.int64)
+    first_frame_gt = torch.zeros(1, max_num_obj, height, width, dtype=torch.int64)
+    for k, label in enumerate(labels):
+        cls_gt[:, 0][ids == label] = k + 1
+        first_frame_gt[0, k] = ids[0] == label
+    num_objects = max(1, len(labels))
+    selector = torch.tensor([1.0 if k < num_objects else 0.0 for k in range(max_num_obj)])
+    sample = BaseDataElement(metainfo=dict(metainfo, num_objects=num_objects), first_frame_gt=first_frame_gt,
+                             cls_gt=cls_gt, selector=selector)
+    return dict(inputs=frames, data_samples=sample)
+
+
 class WrappableDataset(Dataset):
     """A plain ``torch`` dataset that mmengine's ``ConcatDataset`` / ``RepeatDataset`` can wrap."""
 
@@ -86,9 +118,9 @@ class VOSClipDataset(WrappableDataset):
             during a run).
         repeat: times the video list is repeated per epoch.
 
-    Items: ``frames`` (T, 3, H, W) ImageNet-normalised, ``first_frame_gt`` (1, N, H, W) int64 0/1,
-    ``cls_gt`` (T, 1, H, W) int64 (0 background, k for the k-th picked object), ``selector`` (N,) float,
-    ``info`` (``name``, ``frames``, ``num_objects``).
+    Items (:func:`pack_clip`): ``inputs`` (T, 3, H, W) uint8 RGB (``VOSDataPreprocessor`` normalises it)
+    and ``data_samples`` with ``first_frame_gt`` (1, N, H, W), ``cls_gt`` (T, 1, H, W), ``selector`` (N,)
+    and the metainfo ``name`` (the video), ``frame_names`` (its picked frames), ``num_objects``.
     """
 
     def __init__(self, data_root: str, layout: str = 'davis', split: str = 'train', num_frames: int = 3,
@@ -129,7 +161,6 @@ class VOSClipDataset(WrappableDataset):
         self.clip_colour = v2.Compose([v2.ColorJitter(0.1, 0.03, 0.03, 0), v2.RandomGrayscale(0.05)])
         self.frame_affine = v2.RandomAffine(degrees=15, shear=10, fill=fill)
         self.frame_colour = v2.ColorJitter(0.01, 0.01, 0.01, 0)
-        self.normalize = v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)
 
     def set_max_skip(self, max_skip: int) -> None:
         """The curriculum's frame-gap budget (divided by 5 for YouTube-VOS, as XMem does).
@@ -186,7 +217,7 @@ class VOSClipDataset(WrappableDataset):
             for image, mask in zip(images, masks):
                 if not self.finetune:
                     image, mask = self.frame_affine(tv_tensors.Image(image), tv_tensors.Mask(mask))
-                frames.append(self.normalize(self.frame_colour(image).float() / 255))
+                frames.append(self.frame_colour(image).as_subclass(torch.Tensor))
                 frame_masks.append(mask)
             masks = torch.stack(frame_masks)
             labels = [int(i) for i in masks[0].unique() if int(i) not in (0, 255)]
@@ -194,12 +225,5 @@ class VOSClipDataset(WrappableDataset):
                 break
         if len(labels) > self.max_num_obj:
             labels = sorted(rng.choice(labels, size=self.max_num_obj, replace=False).tolist())
-        cls_gt = torch.zeros(self.num_frames, 1, *self.crop_size, dtype=torch.int64)
-        first_frame_gt = torch.zeros(1, self.max_num_obj, *self.crop_size, dtype=torch.int64)
-        for k, label in enumerate(labels):
-            cls_gt[:, 0][masks == label] = k + 1
-            first_frame_gt[0, k] = masks[0] == label
-        num_objects = max(1, len(labels))
-        selector = torch.tensor([1.0 if k < num_objects else 0.0 for k in range(self.max_num_obj)])
-        return dict(frames=torch.stack(frames), first_frame_gt=first_frame_gt, cls_gt=cls_gt, selector=selector,
-                    info=dict(name=name, frames=[files[i] for i in picked], num_objects=num_objects))
+        return pack_clip(torch.stack(frames), masks, labels, self.max_num_obj,
+                         dict(name=name, frame_names=[files[i] for i in picked]))

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
+from mmengine.registry import FUNCTIONS, DefaultScope
 
 import seg  # noqa: F401
 from seg.toy_data import make_davis, make_static
@@ -21,6 +21,8 @@ def test_config_builds_its_model(path):
     with DefaultScope.overwrite_default_scope('seg'):
         model = MODELS.build(cfg.model)
     assert type(model).__name__ == 'XMemVOS' and model.network.value_dim == 512
+    assert type(model.data_preprocessor).__name__ == 'VOSDataPreprocessor'
+    assert model.data_preprocessor.mean.flatten().tolist() == pytest.approx([0.485, 0.456, 0.406])
 
 
 def test_official_recipe_settings():
@@ -67,8 +69,10 @@ def test_static_clips_train_xmem(tmp_path):
         dataset = DATASETS.build(dict(cfg.train_dataloader.dataset.datasets[1], data_roots=[duts], crop_size=(48, 80)))
         model = MODELS.build(cfg.model)
     torch.manual_seed(0)
-    batch = torch.utils.data.default_collate([dataset[0], dataset[1]])
-    assert batch['frames'].shape == (2, 3, 3, 48, 80) and batch['first_frame_gt'].shape == (2, 1, 1, 48, 80)
+    collate = FUNCTIONS.get(cfg.train_dataloader.collate_fn.type)
+    batch = model.data_preprocessor(collate([dataset[0], dataset[1]]), training=True)
+    assert batch['inputs'].shape == (2, 3, 3, 48, 80) and batch['inputs'].dtype == torch.float32
+    assert [sample.first_frame_gt.shape for sample in batch['data_samples']] == [(1, 1, 48, 80)] * 2
     model.train()
     losses = model.loss(**batch)
     assert set(losses) == {'loss_ce', 'loss_dice'}
@@ -81,7 +85,7 @@ def test_toy_datasets_build(tmp_path):
     with DefaultScope.overwrite_default_scope('seg'):
         train = DATASETS.build(dict(cfg.train_dataloader.dataset, data_root=str(tmp_path / 'davis')))
         val = DATASETS.build(dict(cfg.val_dataloader.dataset, data_root=str(tmp_path / 'davis')))
-    assert train[0]['frames'].shape == (3, 3, 48, 80) and val[0]['frames'].shape[0] == 6
+    assert train[0]['inputs'].shape == (3, 3, 48, 80) and val[0]['frames'].shape[0] == 6
 
 
 def test_curriculum_hook_sets_every_clip_dataset(tmp_path):

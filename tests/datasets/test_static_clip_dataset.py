@@ -10,7 +10,7 @@ from PIL import Image
 import seg  # noqa: F401
 from seg.datasets.static_clip_dataset import StaticClipDataset
 from seg.toy_data import make_static
-from seg.datasets.vos_clip_dataset import IMAGENET_MEAN, IMAGENET_STD, VOSDataError
+from seg.datasets.vos_clip_dataset import IMAGENET_STD, VOSDataError
 from seg.registry import DATASETS
 
 H, W = 48, 64
@@ -23,8 +23,9 @@ def duts(tmp_path_factory) -> dict:
 
 
 def _rgb(frames: torch.Tensor) -> torch.Tensor:
-    """Undo the ImageNet normalisation: values in [0, 1]."""
-    return frames * torch.tensor(IMAGENET_STD)[:, None, None] + torch.tensor(IMAGENET_MEAN)[:, None, None]
+    """uint8 frames as values in [0, 1]."""
+    assert frames.dtype == torch.uint8
+    return frames.float() / 255
 
 
 def _pair(folder: Path, name: str, size=(30, 20), mask_size=None, suffix='.jpg') -> None:
@@ -43,19 +44,20 @@ def test_item_format(duts):
     assert len(ds) == 4
     torch.manual_seed(0)
     item = ds[2]
-    assert item['frames'].shape == (3, 3, H, W) and item['frames'].dtype == torch.float32
-    assert item['first_frame_gt'].shape == (1, 1, H, W) and item['first_frame_gt'].dtype == torch.int64
-    assert item['cls_gt'].shape == (3, 1, H, W) and item['cls_gt'].dtype == torch.int64
-    assert item['selector'].dtype == torch.float32 and item['selector'].tolist() == [1.0]
-    rgb = _rgb(item['frames'])
-    assert rgb.min() > -1e-4 and rgb.max() < 1 + 1e-4 and rgb.std() > 0.05
-    assert set(item['cls_gt'].unique().tolist()) == {0, 1} and set(item['first_frame_gt'].unique().tolist()) == {0, 1}
-    assert torch.equal(item['first_frame_gt'][0, 0], (item['cls_gt'][0, 0] == 1).long())
-    assert item['info']['num_objects'] == 1 and item['info']['name'].endswith('img_00002.jpg')
-    assert item['info']['frames'] == ['img_00002'] * 3
-    # The clip moves: frames and masks differ from each other.
-    assert (item['frames'][0] - item['frames'][1]).abs().mean() > 0.05
-    assert not torch.equal(item['cls_gt'][0], item['cls_gt'][1])
+    sample = item['data_samples']
+    assert item['inputs'].shape == (3, 3, H, W) and item['inputs'].dtype == torch.uint8
+    assert sample.first_frame_gt.shape == (1, 1, H, W) and sample.first_frame_gt.dtype == torch.int64
+    assert sample.cls_gt.shape == (3, 1, H, W) and sample.cls_gt.dtype == torch.int64
+    assert sample.selector.dtype == torch.float32 and sample.selector.tolist() == [1.0]
+    rgb = _rgb(item['inputs'])
+    assert rgb.std() > 0.05
+    assert set(sample.cls_gt.unique().tolist()) == {0, 1} and set(sample.first_frame_gt.unique().tolist()) == {0, 1}
+    assert torch.equal(sample.first_frame_gt[0, 0], (sample.cls_gt[0, 0] == 1).long())
+    assert sample.num_objects == 1 and sample.name.endswith('img_00002.jpg')
+    assert sample.frame_names == ['img_00002'] * 3
+    # The clip moves: frames (by 0.05 ImageNet standard deviations on average) and masks differ.
+    assert ((rgb[0] - rgb[1]).abs() / torch.tensor(IMAGENET_STD)[:, None, None]).mean() > 0.05
+    assert not torch.equal(sample.cls_gt[0], sample.cls_gt[1])
 
 
 def test_mask_follows_image(tmp_path):
@@ -65,8 +67,8 @@ def test_mask_follows_image(tmp_path):
     for seed in range(4):
         torch.manual_seed(seed)
         item = ds[0]
-        bright = _rgb(item['frames']).mean(1) > 0.6
-        mask = item['cls_gt'][:, 0] == 1
+        bright = _rgb(item['inputs']).mean(1) > 0.6
+        mask = item['data_samples'].cls_gt[:, 0] == 1
         for t in range(4):
             iou = (bright[t] & mask[t]).sum() / (bright[t] | mask[t]).sum()
             assert mask[t].sum() > 300 and iou > 0.95, (seed, t, float(iou))
@@ -80,8 +82,9 @@ def test_deterministic_under_seed(duts):
     b = ds[1]
     torch.manual_seed(4)
     c = ds[1]
-    assert torch.equal(a['frames'], b['frames']) and torch.equal(a['cls_gt'], b['cls_gt'])
-    assert not torch.equal(a['frames'], c['frames'])
+    assert torch.equal(a['inputs'], b['inputs'])
+    assert torch.equal(a['data_samples'].cls_gt, b['data_samples'].cls_gt)
+    assert not torch.equal(a['inputs'], c['inputs'])
 
 
 def test_more_objects_are_pasted_and_padded(duts):
@@ -89,13 +92,13 @@ def test_more_objects_are_pasted_and_padded(duts):
     counts = set()
     for seed in range(8):
         torch.manual_seed(seed)
-        item = ds[0]
-        n = item['info']['num_objects']
+        sample = ds[0]['data_samples']
+        n = sample.num_objects
         counts.add(n)
-        assert item['first_frame_gt'].shape == (1, 3, H, W)
-        assert item['selector'].tolist() == [1.0] * n + [0.0] * (3 - n)
-        assert all(item['first_frame_gt'][0, k].any() for k in range(n))
-        assert not item['first_frame_gt'][0, n:].any() and int(item['cls_gt'].max()) <= n
+        assert sample.first_frame_gt.shape == (1, 3, H, W)
+        assert sample.selector.tolist() == [1.0] * n + [0.0] * (3 - n)
+        assert all(sample.first_frame_gt[0, k].any() for k in range(n))
+        assert not sample.first_frame_gt[0, n:].any() and int(sample.cls_gt.max()) <= n
     assert 1 in counts and max(counts) >= 2
 
 
@@ -116,7 +119,7 @@ def test_folder_layouts(tmp_path):
     pal.putpalette([0, 0, 0, 128, 0, 0] + [0] * 762)
     pal.save(tmp_path / 'pal' / 'x.png')
     torch.manual_seed(0)
-    assert StaticClipDataset([str(tmp_path / 'pal')], crop_size=(20, 30))[0]['first_frame_gt'].any()
+    assert StaticClipDataset([str(tmp_path / 'pal')], crop_size=(20, 30))[0]['data_samples'].first_frame_gt.any()
 
 
 def test_wrapped_by_mmengine_concat(tmp_path):
@@ -127,7 +130,7 @@ def test_wrapped_by_mmengine_concat(tmp_path):
         dict(type='StaticClipDataset', data_roots=[str(tmp_path / 'b')], crop_size=(16, 16), repeat=3)])
     with DefaultScope.overwrite_default_scope('seg'):
         ds = DATASETS.build(cfg)
-    assert len(ds) == 4 and ds[3]['info']['name'].endswith('y.jpg')
+    assert len(ds) == 4 and ds[3]['data_samples'].name.endswith('y.jpg')
 
 
 def test_errors(tmp_path):

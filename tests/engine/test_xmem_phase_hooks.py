@@ -66,4 +66,4 @@ def test_stage3_training_data_builds_through_mmengine_wrappers(tmp_path):
     data.datasets = data.datasets[:1]
     with DefaultScope.overwrite_default_scope('seg'):
         dataset = DATASETS.build(data)
-    assert len(dataset) == 5 and dataset[0]['frames'].shape == (8, 3, 32, 32)
+    assert len(dataset) == 5 and dataset[0]['inputs'].shape == (8, 3, 32, 32)

@@ -5,9 +5,11 @@ import numpy as np
 import torch
 from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
+from mmengine.structures import BaseDataElement
 from torch import Tensor
 
 from seg.registry import MODELS
+from ..data_preprocessors import VOSDataPreprocessor
 from .xmem import XMem, load_xmem_checkpoint
 from .inference import XMemSession
 
@@ -16,10 +18,11 @@ from .inference import XMemSession
 class XMemVOS(BaseModel):
     """Train and evaluate :class:`~seg.models.xmem.XMem`.
 
-    Training (one clip per sample; XMem's ``do_pass``): keys of all frames, values of frame 0 from its
-    ground truth, then for each later frame a readout of up to ``num_ref_frames`` memory frames (frame 0
-    plus random earlier ones once there are more), segmentation, and — except for the last frame — its
-    values from the prediction, with a deep hidden update with probability ``deep_update_prob``.
+    Training (one clip per sample, ``inputs`` and ``data_samples`` from :class:`VOSDataPreprocessor`;
+    XMem's ``do_pass``): keys of all frames, values of frame 0 from its ground truth, then for each later
+    frame a readout of up to ``num_ref_frames`` memory frames (frame 0 plus random earlier ones once there
+    are more), segmentation, and — except for the last frame — its values from the prediction, with a
+    deep hidden update with probability ``deep_update_prob``.
     Losses per frame: bootstrapped cross-entropy over each sample's objects plus soft dice. BatchNorm
     stays in eval mode (XMem's trainer keeps the whole network in ``eval()``).
 
@@ -36,13 +39,16 @@ class XMemVOS(BaseModel):
         pretrained: a local released network file (``XMem-s012.pth``, ``XMem.pth``, a stage-0 ``network``
             file) loaded strictly into the network by ``init_weights`` (the Runner calls it before
             training; ``load_from`` is for this project's own checkpoints).
+        data_preprocessor: config of the batch preparation; default a ``VOSDataPreprocessor`` with
+            ImageNet's mean and std.
+        init_cfg: mmengine initialisation config.
     """
 
     def __init__(self, network: Optional[dict] = None, loss_ce: Optional[dict] = None,
                  loss_dice: Optional[dict] = None, num_ref_frames: int = 3, deep_update_prob: float = 0.2,
                  inference: Optional[dict] = None, pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None):
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(data_preprocessor=data_preprocessor or VOSDataPreprocessor(), init_cfg=init_cfg)
         self.pretrained = pretrained
         self.network = XMem(**(network or {}))
         self.loss_ce = MODELS.build(loss_ce or dict(type='BootstrappedCELoss'))
@@ -61,11 +67,13 @@ class XMemVOS(BaseModel):
             self.network.freeze_bn()
         return self
 
-    def forward(self, frames, mode: str = 'tensor', **data):
+    def forward(self, inputs: Optional[Tensor] = None, data_samples: Optional[List[BaseDataElement]] = None,
+                mode: str = 'tensor', **batch):
+        """``loss`` of a training batch (``inputs``, ``data_samples``) or ``predict`` of an evaluation ``batch``."""
         if mode == 'loss':
-            return self.loss(frames, **data)
+            return self.loss(inputs, data_samples)
         if mode == 'predict':
-            return self.predict(frames, **data)
+            return self.predict(**batch)
         raise ValueError(f'XMemVOS supports modes "loss" and "predict", got {mode!r}')
 
     # ------------------------------------------------------------------ training
@@ -80,15 +88,27 @@ class XMemVOS(BaseModel):
         ref_values = torch.stack([values[b, :, :, idx] for b, idx in enumerate(picks)])
         return ref_key, ref_shrinkage, ref_values
 
-    def loss(self, frames: Tensor, first_frame_gt: Tensor, cls_gt: Tensor, selector: Tensor, info: dict
-             ) -> Dict[str, Tensor]:
-        """Losses of one batch of clips (shapes as ``VOSClipDataset`` items, batched)."""
+    def loss(self, inputs: Tensor, data_samples: List[BaseDataElement]) -> Dict[str, Tensor]:
+        """Losses of one batch of clips.
+
+        Args:
+            inputs: (B, T, 3, H, W) float32 ImageNet-normalised frames (``VOSDataPreprocessor``'s output).
+            data_samples: B samples of ``VOSClipDataset`` / ``StaticClipDataset`` items: ``first_frame_gt``
+                (1, N, H, W) int64 0/1, ``cls_gt`` (T, 1, H, W) int64, ``selector`` (N,) float and the
+                metainfo ``num_objects``.
+
+        Returns:
+            ``loss_ce`` (bootstrapped cross-entropy) and ``loss_dice``, scalars summed over frames 1..T-1.
+        """
         iteration = MessageHub.get_current_instance().get_info('iter', 0)
         net = self.network
+        frames = inputs
+        first_frame_gt = torch.stack([sample.first_frame_gt for sample in data_samples])
+        cls_gt = torch.stack([sample.cls_gt for sample in data_samples])
+        selector = torch.stack([sample.selector for sample in data_samples])[:, :, None, None]
+        filled = [int(sample.num_objects) for sample in data_samples]
         batch, num_frames = frames.shape[:2]
         num_objects = first_frame_gt.shape[2]
-        filled = [int(n) for n in info['num_objects']]
-        selector = selector[:, :, None, None]
         key, shrinkage, selection, f16, f8, f4 = net.encode_key(frames)
         hidden = frames.new_zeros(batch, num_objects, net.hidden_dim, *key.shape[-2:])
         value, hidden = net.encode_value(frames[:, 0], f16[:, 0], hidden, first_frame_gt[:, 0].float())

@@ -2,16 +2,19 @@
 import numpy as np
 import pytest
 import torch
+from mmengine.dataset import pseudo_collate
 from mmengine.logging import MessageHub
+from mmengine.optim import OptimWrapper
+from mmengine.structures import BaseDataElement
 
 from seg.apis import track
-from seg.datasets.vos_clip_dataset import normalise_frames
+from seg.datasets.vos_clip_dataset import VOSClipDataset, normalise_frames
 from seg.evaluation.metrics.davis_metric import DAVISMetric
 from seg.fileio.palette import read_palette_png
 from seg.models.xmem.bootstrapped_ce_loss import BootstrappedCELoss
 from seg.models.xmem.xmem_dice_loss import XMemDiceLoss
 from seg.models.xmem.xmem_vos import XMemVOS
-from seg.toy_data import render_video
+from seg.toy_data import make_davis, render_video
 
 SMALL = dict(key_dim=16, value_dim=32, hidden_dim=8)
 
@@ -44,8 +47,10 @@ def test_training_step_and_frozen_bn():
     cls_gt[:, :, :, 4:14, 4:14] = 1
     cls_gt[0, :, :, 18:28, 20:40] = 2
     first = torch.stack([(cls_gt[:, 0, 0] == 1), (cls_gt[:, 0, 0] == 2)], 1)[:, None].long()
-    losses = model(torch.randn(2, 3, 3, 32, 48), mode='loss', first_frame_gt=first, cls_gt=cls_gt,
-                   selector=torch.tensor([[1.0, 1.0], [1.0, 0.0]]), info=dict(num_objects=torch.tensor([2, 1])))
+    selector = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
+    samples = [BaseDataElement(metainfo=dict(num_objects=n), first_frame_gt=first[b], cls_gt=cls_gt[b],
+                               selector=selector[b]) for b, n in enumerate((2, 1))]
+    losses = model(torch.randn(2, 3, 3, 32, 48), samples, mode='loss')
     assert set(losses) == {'loss_ce', 'loss_dice'} and all(torch.isfinite(v) for v in losses.values())
     sum(losses.values()).backward()
     assert model.network.decoder.pred.weight.grad is not None
@@ -55,6 +60,20 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     """Jaccard index of two bool masks; 1 when both are empty (DAVIS)."""
     union = (a | b).sum()
     return float((a & b).sum() / union) if union else 1.0
+
+
+def test_train_step_on_a_toy_batch_of_two(tmp_path):
+    """Dataset items → pseudo_collate → VOSDataPreprocessor → loss → one optimiser step."""
+    root = make_davis(tmp_path / 'davis', num_train=2, num_val=1, num_frames=6, height=48, width=80)
+    dataset = VOSClipDataset(str(root), num_frames=3, max_num_obj=2, crop_size=(32, 48))
+    torch.manual_seed(0)
+    batch = pseudo_collate([dataset[0], dataset[1]])
+    model = XMemVOS(network=SMALL, num_ref_frames=1).train()
+    MessageHub.get_current_instance().update_info('iter', 0)
+    before = model.network.decoder.pred.weight.detach().clone()
+    log = model.train_step(batch, OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1)))
+    assert set(log) == {'loss', 'loss_ce', 'loss_dice'} and all(torch.isfinite(v) and v > 0 for v in log.values())
+    assert not torch.equal(model.network.decoder.pred.weight, before)
 
 
 def test_predict_gives_the_masks_of_seg_apis_track_and_the_metric_scores_them(tmp_path):
