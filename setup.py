@@ -65,7 +65,8 @@ setup(
     extras_require={
         # tools/gen_cls.py: class vocabularies from a local OpenCLIP text tower.
         'clip': ['open_clip_torch>=3.3'],
-        'tests': ['pytest', 'pytest-timeout', 'scikit-video', 'open_clip_torch>=3.3'],
+        # scikit-image: the official SSIM (65-px window) is checked against structural_similarity.
+        'tests': ['pytest', 'pytest-timeout', 'scikit-video', 'open_clip_torch>=3.3', 'scikit-image'],
     },
     zip_safe=False,
 )

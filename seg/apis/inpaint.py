@@ -9,7 +9,10 @@
   (neighbour) frames are ``max(0, f - s) .. min(L - 1, f + s)``, followed by the
   reference frames of :func:`~seg.models.utils.inpainting_windows.reference_ids`.
 * A frame predicted by several windows is blended as the official script does:
-  the first prediction, then ``0.5 * previous + 0.5 * new`` for each later one.
+  the first prediction, then ``0.5 * previous + 0.5 * new`` for each later one
+  (:func:`~seg.models.utils.inpainting_windows.sliding_windows` and
+  :class:`~seg.models.utils.inpainting_windows.WindowBlender`, which E2FGVI's
+  whole-video evaluation uses too).
 
 Unlike ``test.py``, which holds the whole video in memory and (by default) takes
 every ``ref_stride``-th frame of the whole video as a reference, references are
@@ -29,11 +32,10 @@ resolution of the source.
 
 Output is encoded with PyAV (libx264) for a video suffix, or written as
 ``00000.png, ...`` into a folder otherwise. It goes to a temporary sibling that is
-renamed into place at the end, so an error never leaves a half-written result.
+renamed into place at the end (:func:`~seg.fileio.atomic.atomic_path`), so an
+error never leaves a half-written result.
 Every input is checked before anything is written (:class:`InpaintInputError`).
 """
-import os
-import shutil
 from fractions import Fraction
 from pathlib import Path
 from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
@@ -48,13 +50,13 @@ from mmengine.runner import load_checkpoint
 from PIL import Image
 from tqdm import tqdm
 
-from seg.models.e2fgvi.e2fgvi_inpainter import E2FGVIInpainter
-from seg.models.inpainters.flow_propagation_inpainter import FlowPropagationInpainter
-from seg.models.utils.inpainting_windows import (ALL_REFERENCES, DEFAULT_NEIGHBOR_STRIDE, DEFAULT_REF_STRIDE, neighbor_ids,
-                                                reference_ids)
-from seg.fileio.atomic import temp_sibling
+from seg.fileio.atomic import atomic_path, atomic_write_bytes
 from seg.fileio.errors import InputError
 from seg.fileio.frames import IMAGE_SUFFIXES, VIDEO_FORMATS, FolderWriter, VideoWriter, open_frames
+from seg.models.e2fgvi.e2fgvi_inpainter import E2FGVIInpainter
+from seg.models.inpainters.flow_propagation_inpainter import FlowPropagationInpainter
+from seg.models.utils.inpainting_windows import (ALL_REFERENCES, DEFAULT_NEIGHBOR_STRIDE, DEFAULT_REF_STRIDE,
+                                                 WindowBlender, reference_reach, sliding_windows)
 from seg.registry import MODELS
 from seg.visualization import overlay_masks, side_by_side
 
@@ -74,15 +76,6 @@ Size = Tuple[int, int]  # (H, W) px
 
 class InpaintInputError(InputError):
     """The frames, masks or options given to :func:`inpaint_video` cannot be used; nothing was written."""
-
-
-# ----------------------------------------------------------------------------------------------
-# Windows
-# ----------------------------------------------------------------------------------------------
-def _reach(neighbor_stride: int, num_ref: int, ref_stride: int, ref_radius: int) -> int:
-    """How far before a window's centre it may read a frame."""
-    refs = ref_radius if num_ref == -1 else min(ref_radius, ref_stride * (num_ref // 2))
-    return max(neighbor_stride, refs)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -381,10 +374,8 @@ def inpaint_video(frames_source: Union[str, Path],
     rate = Fraction(fps).limit_denominator(1001) if fps is not None else (frames.fps or Fraction(DEFAULT_FPS))
 
     inpainter = inpainter.to(torch_device).eval()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    temp = temp_sibling(out_path)
-    preview_temp = None if preview_path is None else temp_sibling(Path(preview_path))
-    try:
+    encoded_preview = None
+    with atomic_path(out_path) as temp:
         if out_path.suffix.lower() in VIDEO_FORMATS:
             writer = VideoWriter(temp, VIDEO_FORMATS[out_path.suffix.lower()], out_size, rate)
         else:
@@ -396,23 +387,12 @@ def inpaint_video(frames_source: Union[str, Path],
             writer.close()
         finally:
             writer.abort()
-        if preview_temp is not None:
-            ok, encoded = cv2.imencode(Path(preview_path).suffix, cv2.cvtColor(preview, cv2.COLOR_RGB2BGR))
+        if preview_path is not None:
+            ok, encoded_preview = cv2.imencode(Path(preview_path).suffix, cv2.cvtColor(preview, cv2.COLOR_RGB2BGR))
             if not ok:
                 raise OSError(f'could not encode the preview as {Path(preview_path).suffix}')
-            Path(preview_path).parent.mkdir(parents=True, exist_ok=True)
-            with open(preview_temp, 'xb') as file:
-                file.write(encoded.tobytes())
-        os.replace(temp, out_path)
-        if preview_temp is not None:
-            os.replace(preview_temp, preview_path)
-    except BaseException:
-        for path in (temp, preview_temp):
-            if path is not None and path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            elif path is not None and path.exists():
-                path.unlink()
-        raise
+    if encoded_preview is not None:
+        atomic_write_bytes(encoded_preview.tobytes(), preview_path)
     return out_path
 
 
@@ -421,37 +401,30 @@ def _run(frames, masks: MaskSequence, preparer: FramePreparer, inpainter: nn.Mod
          progress: bool) -> Optional[np.ndarray]:
     """Slide the windows, blend their predictions, write each frame once final; return the preview (RGB) or None."""
     num_frames = frames.num_frames
-    window = WindowFrames(iter(frames), masks, preparer, num_frames)
+    store = WindowFrames(iter(frames), masks, preparer, num_frames)
     originals = iter(frames)
-    reach = _reach(neighbor_stride, num_ref, ref_stride, ref_radius)
-    blended: Dict[int, np.ndarray] = {}
+    reach = reference_reach(neighbor_stride, num_ref, ref_stride, ref_radius)
+    blender = WindowBlender(num_frames, neighbor_stride)
     preview = None
-    written = 0
     with tqdm(total=num_frames, unit='frame', desc='inpaint', disable=not progress) as bar:
-        for f in range(0, num_frames, neighbor_stride):
-            local = neighbor_ids(f, num_frames, neighbor_stride)
-            ids = local + reference_ids(local, num_frames, ref_stride, num_ref, center=f, ref_radius=ref_radius)
-            images, holes = zip(*(window[i] for i in ids))
+        for window in sliding_windows(num_frames, neighbor_stride, ref_stride, num_ref, ref_radius):
+            images, holes = zip(*(store[i] for i in window.ids))
             batch = torch.from_numpy(np.stack(images)).to(device).permute(0, 3, 1, 2).float() / 255
             hole_batch = torch.from_numpy(np.stack(holes)).to(device)[:, None].float()
             with torch.no_grad(), torch.autocast(device.type, dtype=torch.float16, enabled=fp16):
-                pred = inpainter.inpaint_window(batch, hole_batch, len(local))
-            pred = pred.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
-            for i, index in enumerate(local):
-                blended[index] = pred[i] if index not in blended else 0.5 * blended[index] + 0.5 * pred[i]
-            final = f if f + neighbor_stride < num_frames else num_frames
-            for index in range(written, final):
+                pred = inpainter.inpaint_window(batch, hole_batch, len(window.local))
+            blender.add(window, pred.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy())
+            for index, completed in blender.pop_final():
                 original = next(originals, None)
                 if original is None:
                     raise InpaintInputError(f'the video ended after {index} frames, but its container announced '
                                             f'{num_frames}')
                 frame, hole = preparer.to_output(original, masks[index])
-                result = preparer.composite(frame, hole, blended.pop(index))
+                result = preparer.composite(frame, hole, completed)
                 writer.write(result)
                 if want_preview and index == num_frames // 2:
                     overlay = overlay_masks(frame, hole[None])
                     preview = side_by_side(overlay, result)
                 bar.update(1)
-            written = final
-            window.release_below(f + neighbor_stride - reach)
+            store.release_below(window.center + neighbor_stride - reach)
     return preview

@@ -6,7 +6,8 @@ item is one clip of a video with its holes::
     dict(frames=(T, 3, H, W) float32 in [-1, 1], masks=(T, 1, H, W) float32 0/1 (1 = hole),
          video_name=str, frame_ids=[int] * T, ori_shape=(H0, W0) px before resizing)
 
-Sources, looked up per video name under ``<data_root>/<frame_dir>``, in this order:
+Sources, looked up per video name under ``<data_root>/<frame_dir>``, in this order,
+and read with :func:`seg.fileio.frames.open_frames`:
 
 * ``<vid>.zip``: the E2FGVI layout (the frames, sorted by name, at any depth of the zip);
 * ``<vid>/``: a folder of ``*.jpg`` / ``*.png`` frames, sorted by name;
@@ -38,23 +39,21 @@ dilated as the official test does
 import json
 import os
 import os.path as osp
-import zipfile
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-import av
-import cv2
 import numpy as np
 import torch
 from mmengine.dataset import BaseDataset
 from PIL import Image
 
 from seg.datasets.transforms.free_form_masks import dilate_test_mask, random_free_form_masks
+from seg.fileio.frames import IMAGE_SUFFIXES, FrameSource, FrameSourceError, open_frames
 from seg.registry import DATASETS
 
 __all__ = ['VideoInpaintingDataset', 'sample_train_frame_ids', 'FRAME_EXTENSIONS', 'VIDEO_EXTENSIONS']
 
-#: Frame image extensions (lower case) read from zips and folders.
-FRAME_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp')
+#: Frame and mask image extensions (lower case) read from zips and folders (``seg.fileio``'s).
+FRAME_EXTENSIONS = IMAGE_SUFFIXES
 #: Video file extensions (lower case) decoded with PyAV.
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v')
 #: Official model input size (w, h) in px.
@@ -92,68 +91,6 @@ def sample_train_frame_ids(num_frames: int, num_local_frames: int, num_ref_frame
 
 def _is_frame_name(name: str) -> bool:
     return osp.splitext(name)[1].lower() in FRAME_EXTENSIONS and not osp.basename(name).startswith('.')
-
-
-def _decode_image(data: bytes, where: str) -> np.ndarray:
-    """Encoded image bytes → (H, W, 3) uint8 RGB; ``where`` names the file in the error."""
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError(f'{where} is not a decodable image: replace it with a valid JPEG/PNG frame')
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-class _ZipHandles:
-    """Open zip files of this process, reopened after a fork (workers must not share file offsets)."""
-
-    def __init__(self) -> None:
-        self._pid = os.getpid()
-        self._handles: Dict[str, Tuple[zipfile.ZipFile, List[str]]] = {}
-
-    def __getstate__(self) -> dict:
-        return {}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__()
-
-    def get(self, path: str, video_name: str) -> Tuple[zipfile.ZipFile, List[str]]:
-        """The open zip and its frame entries sorted by name."""
-        if self._pid != os.getpid():
-            self.__init__()
-        if path not in self._handles:
-            try:
-                handle = zipfile.ZipFile(path, 'r')
-            except (zipfile.BadZipFile, OSError) as error:
-                raise ValueError(f'video {video_name!r}: {path} is not a readable zip ({error}); re-create it '
-                                 'with the frames at its root (e.g. `zip -j <vid>.zip <vid>/*.jpg`)') from error
-            names = sorted(n for n in handle.namelist() if _is_frame_name(n))
-            self._handles[path] = (handle, names)
-        return self._handles[path]
-
-
-def _decode_video_file(path: str, video_name: str, frame_ids: Optional[Sequence[int]]) -> Tuple[int, List[np.ndarray]]:
-    """Decode a video file with PyAV.
-
-    Returns:
-        The number of frames and the (H, W, 3) uint8 RGB frames at ``frame_ids``
-        (in that order; all frames when None).
-    """
-    wanted = None if frame_ids is None else set(frame_ids)
-    decoded: Dict[int, np.ndarray] = {}
-    count = 0
-    try:
-        with av.open(path) as container:
-            for count, frame in enumerate(container.decode(video=0), start=1):
-                if wanted is None or count - 1 in wanted:
-                    decoded[count - 1] = frame.to_ndarray(format='rgb24')
-    except (av.error.FFmpegError, IndexError) as error:
-        raise ValueError(f'video {video_name!r}: {path} could not be decoded ({error}); re-encode it '
-                         '(e.g. `ffmpeg -i in -c:v libx264 out.mp4`) or extract its frames to a folder') from error
-    ids = range(count) if frame_ids is None else frame_ids
-    missing = [i for i in ids if i not in decoded]
-    if missing:
-        raise ValueError(f'video {video_name!r}: {path} has {count} frames, frames {missing[:5]} requested; '
-                         'fix the frame count in the annotation file')
-    return count, [decoded[i] for i in ids]
 
 
 @DATASETS.register_module()
@@ -216,8 +153,7 @@ class VideoInpaintingDataset(BaseDataset):
         self.clip_length = clip_length
         self.dilate_masks = dilate_masks
         self.seed = seed
-        self._zips = _ZipHandles()
-        self._video_lengths: Dict[str, int] = {}
+        self._sources: Dict[str, FrameSource] = {}
         super().__init__(ann_file=ann_file, data_root=data_root, pipeline=list(pipeline), test_mode=test_mode,
                          lazy_init=lazy_init, indices=indices)
 
@@ -284,47 +220,30 @@ class VideoInpaintingDataset(BaseDataset):
     # ------------------------------------------------------------------------------------------
     # Reading
     # ------------------------------------------------------------------------------------------
+    def _source(self, info: dict) -> FrameSource:
+        """The video's frame source, opened (every image header checked) once per dataset copy."""
+        path = info['source']
+        if path not in self._sources:
+            try:
+                self._sources[path] = open_frames(path)
+            except FrameSourceError as error:
+                raise FrameSourceError(f'video {info["video_name"]!r}: {error}') from None
+        return self._sources[path]
+
     def _num_frames(self, info: dict) -> int:
         """Frames of the video, checked against the annotation file's count when it gives one."""
-        name, path, kind = info['video_name'], info['source'], info['source_type']
-        if kind == 'zip':
-            actual = len(self._zips.get(path, name)[1])
-        elif kind == 'folder':
-            actual = len([n for n in os.listdir(path) if _is_frame_name(n)])
-        else:
-            if path not in self._video_lengths:
-                self._video_lengths[path] = _decode_video_file(path, name, [])[0]
-            actual = self._video_lengths[path]
-        if actual == 0:
-            raise ValueError(f'video {name!r}: {path} holds no frames ({", ".join(FRAME_EXTENSIONS)}); add them or '
-                             'remove the video from the annotation file')
+        actual = self._source(info).num_frames
         if info['num_frames'] is not None and info['num_frames'] != actual:
-            raise ValueError(f'video {name!r}: the annotation file says {info["num_frames"]} frames but {path} holds '
-                             f'{actual}; fix the count in {self.ann_file} or the source')
+            raise ValueError(f'video {info["video_name"]!r}: the annotation file says {info["num_frames"]} frames '
+                             f'but {info["source"]} holds {actual}; fix the count in {self.ann_file} or the source')
         return actual
 
     def _read_frames(self, info: dict, frame_ids: Sequence[int]) -> List[np.ndarray]:
         """(H, W, 3) uint8 RGB frames at ``frame_ids``, all of one size."""
-        name, path, kind = info['video_name'], info['source'], info['source_type']
-        if kind == 'zip':
-            handle, names = self._zips.get(path, name)
-            try:
-                frames = [_decode_image(handle.read(names[i]), f'frame {names[i]} of {path}') for i in frame_ids]
-            except (zipfile.BadZipFile, OSError) as error:
-                raise ValueError(f'video {name!r}: {path} is corrupt ({error}); re-create the zip') from error
-        elif kind == 'folder':
-            names = sorted(n for n in os.listdir(path) if _is_frame_name(n))
-            frames = []
-            for i in frame_ids:
-                with open(osp.join(path, names[i]), 'rb') as f:
-                    frames.append(_decode_image(f.read(), osp.join(path, names[i])))
-        else:
-            frames = _decode_video_file(path, name, frame_ids)[1]
-        sizes = {f.shape[:2] for f in frames}
-        if len(sizes) > 1:
-            raise ValueError(f'video {name!r}: frames of different sizes {sorted(sizes)} in {path}; resize them to one '
-                             'size')
-        return frames
+        try:
+            return self._source(info).read(frame_ids)
+        except FrameSourceError as error:
+            raise FrameSourceError(f'video {info["video_name"]!r}: {error}') from None
 
     def _resize_frame(self, frame: np.ndarray) -> np.ndarray:
         if self.size is None or (frame.shape[1], frame.shape[0]) == self.size:

@@ -1,7 +1,7 @@
 """Score completed videos saved as frame folders against ground-truth frame folders.
 
-Both roots hold one subfolder per video with its frames (``*.png``, ``*.jpg``),
-matched by sorted name order; every ground-truth video must have a completed
+Both roots hold one subfolder per video with its frames (``*.png``, ``*.jpg``, ...:
+:class:`~seg.fileio.frames.FolderFrames`), matched by sorted name order; every ground-truth video must have a completed
 one with as many frames of the same size. The scores are those of
 :mod:`seg.evaluation.functional.inpainting_metrics` (E2FGVI's evaluation):
 per-video and overall PSNR/SSIM, VFID with local I3D weights, E_warp on request.
@@ -10,48 +10,33 @@ per-video and overall PSNR/SSIM, VFID with local I3D weights, E_warp on request.
 """
 import os
 import os.path as osp
-from typing import Dict, List, Optional
+from pathlib import Path
+from typing import Dict, Optional
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
 from seg.evaluation.functional.inpainting_metrics import (FlowFn, build_vfid_network, dis_flow, i3d_features, psnr,
                                                           ssim, summarise_scores, vfid_from_features, warping_error)
+from seg.fileio.frames import FolderFrames
 
 __all__ = ['read_frame_folder', 'evaluate_inpainting_folders']
 
-#: Frame files read from a video folder (lower-case extensions).
-FRAME_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp')
-
-
-def _frame_files(folder: str) -> List[str]:
-    return sorted(n for n in os.listdir(folder)
-                  if osp.splitext(n)[1].lower() in FRAME_EXTENSIONS and not n.startswith('.'))
-
 
 def read_frame_folder(folder: str) -> np.ndarray:
-    """All frames of a video folder, sorted by file name.
+    """All frames of a video folder, sorted by file name (:class:`~seg.fileio.frames.FolderFrames`).
 
     Args:
-        folder: Folder of ``*.png`` / ``*.jpg`` frames of one size.
+        folder: Folder of frame images (``*.png``, ``*.jpg``, ...) of one size.
 
     Returns:
         (T, H, W, 3) uint8 RGB.
+
+    Raises:
+        FrameSourceError: no frames, an unreadable frame, or frames of different sizes
+            (a ``ValueError``); FileNotFoundError: no such folder.
     """
-    files = _frame_files(folder)
-    if not files:
-        raise FileNotFoundError(f'{folder} holds no frames ({", ".join(FRAME_EXTENSIONS)})')
-    frames = []
-    for name in files:
-        image = cv2.imread(osp.join(folder, name), cv2.IMREAD_COLOR)
-        if image is None:
-            raise ValueError(f'{osp.join(folder, name)} is not a readable image; replace or remove it')
-        if frames and image.shape != frames[0].shape:
-            raise ValueError(f'{osp.join(folder, name)} is {image.shape[0]}x{image.shape[1]} but {files[0]} is '
-                             f'{frames[0].shape[0]}x{frames[0].shape[1]}; all frames of a video need one size')
-        frames.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-    return np.stack(frames)
+    return np.stack(list(FolderFrames(Path(folder))))
 
 
 def evaluate_inpainting_folders(gt_dir: str,

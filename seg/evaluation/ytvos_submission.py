@@ -1,9 +1,9 @@
 """Pack VOS predictions for the YouTube-VOS evaluation server: ``Annotations/<video>/<frame>.png`` in one zip."""
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Union
+
+from seg.fileio.atomic import atomic_path
 
 from .vos_folders import VOSEvaluationError
 
@@ -21,11 +21,8 @@ def zip_ytvos_predictions(pred_dir: Union[str, Path], out_zip: Union[str, Path])
     videos = sorted(p for p in pred_dir.iterdir() if p.is_dir()) if pred_dir.is_dir() else []
     if not videos:
         raise VOSEvaluationError(f'{pred_dir} holds no video folders of PNG predictions')
-    out_zip.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_zip.parent, prefix=f'.{out_zip.name}.', suffix='.part')
-    os.close(fd)
     count = 0
-    try:
+    with atomic_path(out_zip) as tmp:
         with zipfile.ZipFile(tmp, 'w', zipfile.ZIP_DEFLATED) as archive:
             for video in videos:
                 frames = sorted(video.glob('*.png'))
@@ -34,9 +31,4 @@ def zip_ytvos_predictions(pred_dir: Union[str, Path], out_zip: Union[str, Path])
                 for frame in frames:
                     archive.write(frame, f'{SUBMISSION_ROOT}/{video.name}/{frame.name}')
                     count += 1
-        os.replace(tmp, out_zip)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return count

@@ -1,4 +1,4 @@
-"""Reading and writing what FastSAM2 works on: frames, masks, checkpoints, atomic outputs.
+"""Reading and writing what FastSAM2 works on: frames (videos, folders, zips), masks, checkpoints, atomic outputs.
 
 Nothing here imports another part of ``seg`` except the registries' neighbours
 at the bottom (``ops``, ``utils``): models, datasets, evaluation, apis and tools
@@ -7,15 +7,16 @@ all read and write through this package.
 from .atomic import atomic_path, atomic_write_bytes, atomic_write_text, temp_sibling, write_json_atomic
 from .checkpoint import CorruptCheckpointError, UntrustedCheckpointError, load_local_checkpoint
 from .errors import InputError
-from .frames import (IMAGE_SUFFIXES, VIDEO_FORMATS, FolderFrames, FolderWriter, FrameSourceError, VideoFrames,
-                     VideoWriter, open_frames)
+from .frames import (IMAGE_SUFFIXES, VIDEO_FORMATS, FolderFrames, FolderWriter, FrameSource, FrameSourceError,
+                     VideoFrames, VideoWriter, ZipFrames, open_frames)
 from .palette import VOID_ID, PaletteMaskError, binarise_gt, davis_palette, read_palette_png, write_palette_png
 from .panoptic_png import id2rgb, load_panoptic_png, rgb2id
 
 __all__ = [
     'atomic_path', 'atomic_write_bytes', 'atomic_write_text', 'temp_sibling', 'write_json_atomic',
     'CorruptCheckpointError', 'UntrustedCheckpointError', 'load_local_checkpoint', 'InputError', 'IMAGE_SUFFIXES',
-    'VIDEO_FORMATS', 'FolderFrames', 'FolderWriter', 'FrameSourceError', 'VideoFrames', 'VideoWriter', 'open_frames',
+    'VIDEO_FORMATS', 'FolderFrames', 'FolderWriter', 'FrameSource', 'FrameSourceError', 'VideoFrames', 'VideoWriter',
+    'ZipFrames', 'open_frames',
     'VOID_ID', 'PaletteMaskError', 'binarise_gt', 'davis_palette', 'read_palette_png', 'write_palette_png', 'id2rgb',
     'load_panoptic_png', 'rgb2id'
 ]

@@ -11,7 +11,7 @@ import secrets
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Union
+from typing import Any, Iterator, Optional, Union
 
 PathLike = Union[str, Path]
 
@@ -40,7 +40,7 @@ def _remove(path: Path) -> None:
 
 
 @contextmanager
-def atomic_path(target: PathLike, mode: int = None) -> Iterator[Path]:
+def atomic_path(target: PathLike, mode: Optional[int] = None, sync: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success rename it over ``target``, else remove it.
 
     The caller creates the file or folder at the yielded path.  A folder target
@@ -50,6 +50,7 @@ def atomic_path(target: PathLike, mode: int = None) -> Iterator[Path]:
         target: the final path; its parent folder is created.
         mode: permission bits given to a file before the rename; default 0666
             less the umask, what ``open()`` gives (a plain ``mkstemp`` file is 0600).
+        sync: fsync a file before the rename, so the new content survives a crash.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -58,6 +59,9 @@ def atomic_path(target: PathLike, mode: int = None) -> Iterator[Path]:
         yield tmp
         if tmp.is_file():
             os.chmod(tmp, (0o666 & ~current_umask()) if mode is None else mode)
+            if sync:
+                with open(tmp, 'rb') as file:
+                    os.fsync(file.fileno())
         os.replace(tmp, target)
     except BaseException:
         _remove(tmp)
@@ -66,11 +70,8 @@ def atomic_path(target: PathLike, mode: int = None) -> Iterator[Path]:
 
 def atomic_write_bytes(data: bytes, filepath: PathLike) -> None:
     """Write ``data`` to ``filepath`` atomically, flushed to disk before the rename."""
-    with atomic_path(filepath) as tmp:
-        with open(tmp, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+    with atomic_path(filepath, sync=True) as tmp:
+        tmp.write_bytes(data)
 
 
 def atomic_write_text(text: str, filepath: PathLike, encoding: str = 'utf-8') -> None:

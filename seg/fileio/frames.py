@@ -1,13 +1,20 @@
-"""Frame sources and frame writers: video files (PyAV) and folders of images, one frame at a time.
+"""Frame sources and frame writers: video files (PyAV), folders and zips of images, one frame at a time.
 
 :func:`open_frames` gives a lazy source with ``num_frames``, ``size`` (H, W) and
-``fps`` that decodes (H, W, 3) uint8 RGB frames on each iteration; a
-:class:`VideoWriter` or :class:`FolderWriter` takes such frames back.  Bad input
-raises :class:`FrameSourceError` naming the file and the fix.
+``fps`` that decodes (H, W, 3) uint8 RGB frames on each iteration, and
+``read(frame_ids)`` for some frames in any order; a :class:`VideoWriter` or
+:class:`FolderWriter` takes such frames back.  Bad input raises
+:class:`FrameSourceError` naming the file and the fix.
+
+Image frames (folders and zips) are the files with an ``IMAGE_SUFFIXES``
+suffix, hidden names (``.*``) skipped, in file-name order, decoded with OpenCV.
 """
+import os
+import zipfile
+from abc import ABC, abstractmethod
 from fractions import Fraction
-from pathlib import Path
-from typing import Iterator, Tuple, Union
+from pathlib import Path, PurePosixPath
+from typing import IO, Iterator, List, Optional, Sequence, Tuple, Union
 
 import av
 import cv2
@@ -28,7 +35,20 @@ Size = Tuple[int, int]  # (H, W) px
 
 
 class FrameSourceError(InputError):
-    """A video or frame folder is missing, unreadable, or changes frame size."""
+    """A video, frame folder or frame zip is missing, unreadable, or changes frame size."""
+
+
+def _is_frame_name(name: str) -> bool:
+    """Whether a file (or zip entry) name is a frame image: an ``IMAGE_SUFFIXES`` suffix, not hidden."""
+    path = PurePosixPath(name)
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith('.')
+
+
+def _bgr_to_rgb(image: Optional[np.ndarray], where: str) -> np.ndarray:
+    """OpenCV's (H, W, 3) BGR decoding → RGB; None (undecodable) raises naming ``where``."""
+    if image is None:
+        raise FrameSourceError(f'{where} is not a decodable image: replace it with a valid JPEG/PNG frame')
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 class VideoFrames:
@@ -76,8 +96,83 @@ class VideoFrames:
         except av.FFmpegError as err:
             raise FrameSourceError(f'cannot decode video {self.path}: {err}') from None
 
+    def read(self, frame_ids: Sequence[int]) -> List[np.ndarray]:
+        """(H, W, 3) uint8 RGB frames at ``frame_ids`` (0-based, any order), decoded in one pass up to the last."""
+        wanted = set(frame_ids)
+        decoded = {}
+        count = 0
+        if wanted:
+            for count, image in enumerate(self, start=1):
+                if count - 1 in wanted:
+                    decoded[count - 1] = image
+                if count > max(wanted):
+                    break
+        missing = [i for i in frame_ids if i not in decoded]
+        if missing:
+            raise FrameSourceError(f'{self.path} ended after {count} frames but frames {missing[:5]} were asked for; '
+                                    f'the container announced {self.num_frames}')
+        return [decoded[i] for i in frame_ids]
 
-class FolderFrames:
+
+class _ImageFrames(ABC):
+    """Frames stored as one image file each (a folder or a zip): random access, every header checked at once.
+
+    Subclasses set ``path`` and ``names`` (sorted frame names), give the three
+    methods below, then call :meth:`_check_headers`.
+    """
+
+    path: Path
+    names: List[str]
+
+    @abstractmethod
+    def _open(self, index: int) -> IO[bytes]:
+        """Frame ``index``'s file, opened for binary reading."""
+
+    @abstractmethod
+    def _decode(self, index: int) -> Optional[np.ndarray]:
+        """(H, W, 3) uint8 BGR frame ``index`` as OpenCV decodes it, or None."""
+
+    @abstractmethod
+    def _where(self, index: int) -> str:
+        """Frame ``index`` named for error messages."""
+
+    def _check_headers(self, unreadable: str) -> None:
+        """Set ``size``, ``fps`` and ``num_frames`` from the headers; raise if there are none or sizes differ.
+
+        Args:
+            unreadable: message format for a header PIL cannot read, with ``{where}`` and ``{err}``.
+        """
+        if not self.names:
+            raise FrameSourceError(f'{self.path} holds no frame images ({", ".join(IMAGE_SUFFIXES)})')
+        sizes = {}
+        for index in range(len(self.names)):
+            try:
+                with self._open(index) as file, Image.open(file) as image:
+                    sizes.setdefault((image.height, image.width), PurePosixPath(self.names[index]).name)
+            except OSError as err:
+                raise FrameSourceError(unreadable.format(where=self._where(index), err=err)) from None
+        if len(sizes) > 1:
+            raise FrameSourceError(f'frames in {self.path} differ in size: ' +
+                                    ', '.join(f'{h}x{w} ({name})' for (h, w), name in sizes.items()) +
+                                    '; all frames of a video need one size')
+        self.size = next(iter(sizes))
+        self.fps = None
+        self.num_frames = len(self.names)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """(H, W, 3) uint8 RGB frames in order."""
+        for index in range(self.num_frames):
+            yield _bgr_to_rgb(self._decode(index), self._where(index))
+
+    def read(self, frame_ids: Sequence[int]) -> List[np.ndarray]:
+        """(H, W, 3) uint8 RGB frames at ``frame_ids`` (0-based, any order)."""
+        bad = [i for i in frame_ids if not 0 <= i < self.num_frames]
+        if bad:
+            raise FrameSourceError(f'{self.path} holds {self.num_frames} frames but frames {bad[:5]} were asked for')
+        return [_bgr_to_rgb(self._decode(i), self._where(i)) for i in frame_ids]
+
+
+class FolderFrames(_ImageFrames):
     """Frames stored as image files in one folder, in file-name order, read lazily with OpenCV.
 
     Args:
@@ -86,39 +181,82 @@ class FolderFrames:
 
     def __init__(self, path: Path):
         self.path = path
-        self.files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not self.files:
-            raise FrameSourceError(f'{path} holds no frame images ({", ".join(IMAGE_SUFFIXES)})')
-        sizes = {}
-        for file in self.files:
+        self.files = sorted(p for p in path.iterdir() if _is_frame_name(p.name))
+        self.names = [file.name for file in self.files]
+        self._check_headers('cannot read frame {where}: {err}')
+
+    def _open(self, index: int) -> IO[bytes]:
+        return open(self.files[index], 'rb')
+
+    def _decode(self, index: int) -> Optional[np.ndarray]:
+        return cv2.imread(str(self.files[index]), cv2.IMREAD_COLOR)
+
+    def _where(self, index: int) -> str:
+        return str(self.files[index])
+
+
+class ZipFrames(_ImageFrames):
+    """Frames stored as image files in a zip (E2FGVI's ``<video>.zip``), at any depth, in entry-name order.
+
+    The zip stays open for reading, once per process: after a fork (data loader
+    workers) it is opened again, since processes must not share its file offset,
+    and it is not pickled.
+
+    Args:
+        path: the zip; it is opened and every frame header checked here.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._archive: Optional[zipfile.ZipFile] = None
+        self._pid = None
+        self.names = sorted(name for name in self._zip().namelist() if _is_frame_name(name))
+        self._check_headers('{where} is not a decodable image ({err}): replace it with a valid JPEG/PNG frame')
+
+    def __getstate__(self) -> dict:
+        return dict(self.__dict__, _archive=None, _pid=None)
+
+    def _zip(self) -> zipfile.ZipFile:
+        """The open zip of this process."""
+        if self._archive is None or self._pid != os.getpid():
             try:
-                with Image.open(file) as image:
-                    sizes.setdefault((image.height, image.width), file)
-            except OSError as err:
-                raise FrameSourceError(f'cannot read frame {file}: {err}') from None
-        if len(sizes) > 1:
-            raise FrameSourceError(f'frames in {path} differ in size: ' +
-                                    ', '.join(f'{h}x{w} ({f.name})' for (h, w), f in sizes.items()))
-        self.size = next(iter(sizes))
-        self.fps = None
-        self.num_frames = len(self.files)
+                self._archive = zipfile.ZipFile(self.path, 'r')
+            except (zipfile.BadZipFile, OSError) as err:
+                raise FrameSourceError(f'{self.path} is not a readable zip ({err}); re-create it with the frames at '
+                                        'its root (e.g. `zip -j <vid>.zip <vid>/*.jpg`)') from None
+            self._pid = os.getpid()
+        return self._archive
 
-    def __iter__(self) -> Iterator[np.ndarray]:
-        """(H, W, 3) uint8 RGB frames in order."""
-        for file in self.files:
-            image = cv2.imread(str(file), cv2.IMREAD_COLOR)
-            if image is None:
-                raise FrameSourceError(f'OpenCV cannot decode frame {file}')
-            yield cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    def _open(self, index: int) -> IO[bytes]:
+        try:
+            return self._zip().open(self.names[index])
+        except (zipfile.BadZipFile, OSError) as err:
+            raise FrameSourceError(f'{self.path} is corrupt ({err}); re-create the zip') from None
+
+    def _decode(self, index: int) -> Optional[np.ndarray]:
+        try:
+            data = self._zip().read(self.names[index])
+        except (zipfile.BadZipFile, OSError) as err:
+            raise FrameSourceError(f'{self.path} is corrupt ({err}); re-create the zip') from None
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+
+    def _where(self, index: int) -> str:
+        return f'frame {self.names[index]} of {self.path}'
 
 
-def open_frames(source: Union[str, Path]) -> Union[VideoFrames, FolderFrames]:
-    """A video file or a frame folder as a lazy frame source; a missing or unreadable one raises."""
+FrameSource = Union[VideoFrames, FolderFrames, ZipFrames]
+
+
+def open_frames(source: Union[str, Path]) -> FrameSource:
+    """A video file, a frame folder or a zip of frames as a lazy frame source; a missing or unreadable one raises."""
     path = Path(source)
     if path.is_dir():
         return FolderFrames(path)
     if not path.is_file():
-        raise FrameSourceError(f'frames source {path} not found; give a video file or a folder of frames')
+        raise FrameSourceError(f'frames source {path} not found; give a video file, a folder of frames or a zip of '
+                                'frames')
+    if path.suffix.lower() == '.zip':
+        return ZipFrames(path)
     return VideoFrames(path)
 
 

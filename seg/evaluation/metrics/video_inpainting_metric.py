@@ -10,9 +10,7 @@ Names of the results (under the prefix ``inpaint/``): ``PSNR``, ``SSIM``, and
 """
 import logging
 import math
-import os
 import os.path as osp
-import tempfile
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -25,6 +23,7 @@ from mmengine.logging import print_log
 from seg.evaluation.functional.inpainting_metrics import (FlowFn, build_vfid_network, dis_flow, format_score_table,
                                                           i3d_features, psnr, ssim, summarise_scores,
                                                           vfid_from_features, warping_error)
+from seg.fileio.atomic import atomic_path
 from seg.registry import METRICS
 
 __all__ = ['VideoInpaintingMetric', 'frames_to_0_255']
@@ -141,17 +140,15 @@ class VideoInpaintingMetric(BaseMetric):
             self.results.append(result)
 
     def _write_frames(self, name: str, frame_ids: List[int], frames: np.ndarray) -> None:
+        """Write (T, H, W, 3) RGB frames (0..255 scale) as ``<output_dir>/<name>/<id:05d>.png``, each atomically."""
         folder = osp.join(self.output_dir, name)
-        os.makedirs(folder, exist_ok=True)
         for frame_id, frame in zip(frame_ids, frames):
             bgr = cv2.cvtColor(np.clip(np.round(frame), 0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
             ok, encoded = cv2.imencode('.png', bgr)
             if not ok:
                 raise RuntimeError(f'video {name!r}: could not encode frame {frame_id} as PNG')
-            fd, tmp = tempfile.mkstemp(suffix='.png.tmp', dir=folder)
-            with os.fdopen(fd, 'wb') as f:
-                f.write(encoded.tobytes())
-            os.replace(tmp, osp.join(folder, f'{frame_id:05d}.png'))
+            with atomic_path(osp.join(folder, f'{frame_id:05d}.png')) as tmp:
+                tmp.write_bytes(encoded.tobytes())
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Merge windows per video, log the per-video table, return the overall scores."""

@@ -1,11 +1,8 @@
 """YouTube-VIS evaluation: mmdet's metric with atomic results files and mask AP that runs on current NumPy."""
-import contextlib
-import os
 import os.path as osp
-import secrets
 import tempfile
 import zipfile
-from typing import Dict, Iterator, List
+from typing import Dict, List
 
 import mmengine
 from mmdet.evaluation import YouTubeVISMetric as MMDetYouTubeVISMetric
@@ -13,6 +10,7 @@ from mmdet.evaluation.functional import YTVIS, YTVISeval
 from mmengine.logging import MMLogger
 from pycocotools.cocoeval import COCOeval
 
+from seg.fileio.atomic import atomic_path
 from seg.registry import METRICS
 
 # Name of the json inside the zip, as the YouTube-VIS evaluation server expects it.
@@ -80,10 +78,9 @@ class YouTubeVISMetric(MMDetYouTubeVISMetric):
         logger = MMLogger.get_current_instance()
         prefix = self.outfile_prefix or osp.join(tempfile.mkdtemp(prefix='youtube_vis_'), 'results')
         json_path, zip_path = f'{prefix}.json', f'{prefix}.submission_file.zip'
-        os.makedirs(osp.dirname(osp.abspath(json_path)), exist_ok=True)
-        with _atomic_path(json_path) as tmp:
-            mmengine.dump(pred_results, tmp, file_format='json')
-        with _atomic_path(zip_path) as tmp:
+        with atomic_path(json_path, sync=True) as tmp:
+            mmengine.dump(pred_results, str(tmp), file_format='json')
+        with atomic_path(zip_path, sync=True) as tmp:
             with zipfile.ZipFile(tmp, 'w', zipfile.ZIP_DEFLATED) as archive:
                 archive.write(json_path, SUBMISSION_NAME)
         logger.info(f'{len(pred_results)} track predictions written to {json_path}; submit {zip_path} to the '
@@ -98,16 +95,3 @@ class _YTVISEval(YTVISeval):
             params.imgIds = params.vidIds
         COCOeval.accumulate(self, p)
 
-
-@contextlib.contextmanager
-def _atomic_path(path: str) -> Iterator[str]:
-    """Yield a temporary sibling of ``path`` to write; on success it is synced and renamed onto ``path``."""
-    tmp = osp.join(osp.dirname(osp.abspath(path)), f'.{osp.basename(path)}.{secrets.token_hex(4)}.tmp')
-    try:
-        yield tmp
-        with open(tmp, 'rb') as file:
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)

@@ -31,7 +31,7 @@ from seg.models.utils.non_finite_loss import check_finite_losses
 from seg.models.losses.adversarial_loss import AdversarialLoss
 from seg.models.losses.flow_completion_loss import FlowCompletionLoss, check_spynet_checkpoint
 from seg.models.utils.inpainting_windows import (ALL_REFERENCES, DEFAULT_NEIGHBOR_STRIDE, DEFAULT_REF_STRIDE,
-                                                 neighbor_ids, reference_ids, window_starts)
+                                                 WindowBlender, sliding_windows)
 from seg.registry import MODELS
 
 from .padding import mirror_pad_to_multiple
@@ -341,22 +341,15 @@ class VideoInpaintingGAN(BaseModel):
         """
         num_frames = frames.shape[0]
         known = ((frames + 1) / 2 * PIXEL_MAX).round()
-        completed = torch.zeros_like(known)
-        visited = [False] * num_frames
-        for center in window_starts(num_frames, self.neighbor_stride):
-            local = neighbor_ids(center, num_frames, self.neighbor_stride)
-            refs = reference_ids(local, num_frames, self.ref_stride, self.num_ref, center)
-            pred = self._predict_window(frames[local + refs], masks[local + refs], len(local))
+        blender = WindowBlender(num_frames, self.neighbor_stride)
+        completed: List[Tensor] = []
+        for window in sliding_windows(num_frames, self.neighbor_stride, self.ref_stride, self.num_ref):
+            pred = self._predict_window(frames[window.ids], masks[window.ids], len(window.local))
             filled = ((pred + 1) / 2 * PIXEL_MAX).clamp(0, PIXEL_MAX).floor()
-            local_masks = masks[local]
-            window = filled * local_masks + known[local] * (1 - local_masks)
-            for position, index in enumerate(local):
-                if visited[index]:
-                    completed[index] = completed[index] * 0.5 + window[position] * 0.5
-                else:
-                    completed[index] = window[position]
-                visited[index] = True
-        return completed / PIXEL_MAX
+            local_masks = masks[window.local]
+            blender.add(window, filled * local_masks + known[window.local] * (1 - local_masks))
+            completed += [frame for _, frame in blender.pop_final()]
+        return torch.stack(completed) / PIXEL_MAX
 
     def _predict_window(self, frames: Tensor, masks: Tensor, num_local: int) -> Tensor:
         """The generator's (num_local, 3, H, W) output in [-1, 1] for one window (mirror-padded for HQ)."""

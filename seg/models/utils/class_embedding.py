@@ -20,7 +20,6 @@ open_clip_torch``); it is imported when that function is called.
 import difflib
 import os
 import pickle
-import secrets
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
@@ -28,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from seg.fileio.atomic import atomic_path
 from seg.fileio.checkpoint import load_local_checkpoint
 from seg.fileio.errors import InputError
 
@@ -223,17 +223,9 @@ def save_class_embeddings(embeddings: Tensor, path: PathLike) -> Path:
     path = Path(path).expanduser()
     value = _check_embeddings(embeddings, 'class embeddings to save')
     value = value.detach().to(device='cpu', dtype=torch.float32).clone(memory_format=torch.contiguous_format)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{secrets.token_hex(4)}.tmp')
-    try:
+    with atomic_path(path, sync=True) as tmp:
         with open(tmp, 'xb') as file:
             torch.save(value, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 

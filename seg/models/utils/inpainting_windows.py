@@ -6,8 +6,15 @@ local (neighbour) frames are ``max(0, f - s) .. min(L - 1, f + s)`` and its
 reference frames are every ``ref_stride``-th frame (10) of the whole video that
 is not local. ``test.py`` can instead take ``num_ref`` references around ``f``.
 Frame indices are 0-based positions in the video.
+
+:func:`sliding_windows` yields the windows in order and :class:`WindowBlender`
+merges their predictions as the official scripts do (a frame's first
+prediction, then ``0.5 * previous + 0.5 * new`` for each later window) and
+hands each frame out once no later window predicts it. The whole-video
+evaluation (``VideoInpaintingGAN``) and the streaming API
+(:func:`seg.apis.inpaint_video`) both complete videos with these two.
 """
-from typing import List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 #: Official ``evaluate.py`` / ``test.py`` defaults.
 DEFAULT_NEIGHBOR_STRIDE = 5
@@ -101,3 +108,105 @@ def reference_ids(neighbors: Sequence[int], num_frames: int, ref_stride: int = D
         if ref_radius is None or abs(i - center) <= ref_radius:
             refs.append(i)
     return refs
+
+
+def reference_reach(neighbor_stride: int, num_ref: int, ref_stride: int, ref_radius: int) -> int:
+    """How many frames before its centre a window may read (local or reference frames).
+
+    Args:
+        neighbor_stride: s.
+        num_ref: -1, or the number of references around the centre.
+        ref_stride: r.
+        ref_radius: the largest ``|i - f|`` of a reference.
+
+    Returns:
+        int: ``max(s, ref_radius)`` for ``num_ref == -1``, else ``max(s, min(ref_radius, r·(num_ref // 2)))``.
+    """
+    refs = ref_radius if num_ref == ALL_REFERENCES else min(ref_radius, ref_stride * (num_ref // 2))
+    return max(neighbor_stride, refs)
+
+
+class Window(NamedTuple):
+    """One window: its centre f, its local frames and its reference frames (0-based indices, ascending)."""
+
+    center: int
+    local: List[int]
+    references: List[int]
+
+    @property
+    def ids(self) -> List[int]:
+        """Frames the inpainter gets, local first: ``local + references``."""
+        return self.local + self.references
+
+
+def sliding_windows(num_frames: int, neighbor_stride: int = DEFAULT_NEIGHBOR_STRIDE,
+                    ref_stride: int = DEFAULT_REF_STRIDE, num_ref: int = ALL_REFERENCES,
+                    ref_radius: Optional[int] = None) -> Iterator[Window]:
+    """The windows that complete a video, in order (:func:`window_starts`, :func:`neighbor_ids`,
+    :func:`reference_ids`).
+
+    Args:
+        num_frames: L, frames in the video (>= 1).
+        neighbor_stride: s, frames between window centres.
+        ref_stride: r, frames between references.
+        num_ref: -1 (every r-th frame of the video), or the number of references around each centre.
+        ref_radius: None (official), or the largest ``|i - f|`` of a reference.
+
+    Yields:
+        Window: centre, local frames and reference frames of each window.
+    """
+    for center in window_starts(num_frames, neighbor_stride):
+        local = neighbor_ids(center, num_frames, neighbor_stride)
+        yield Window(center, local,
+                     reference_ids(local, num_frames, ref_stride, num_ref, center=center, ref_radius=ref_radius))
+
+
+class WindowBlender:
+    """Merges the windows' predictions of each frame as the official scripts do, and releases final frames.
+
+    A frame's first prediction is kept, each later one blended in as
+    ``0.5 * previous + 0.5 * new``. Window ``f + s`` predicts only frames
+    ``>= f``, so once window ``f`` is added every frame before ``f`` is final
+    (every frame once the last window is added). Predictions may be NumPy
+    arrays or tensors; they are not modified in place.
+
+    Args:
+        num_frames: L, frames in the video.
+        neighbor_stride: s, frames between window centres (as given to :func:`sliding_windows`).
+    """
+
+    def __init__(self, num_frames: int, neighbor_stride: int = DEFAULT_NEIGHBOR_STRIDE):
+        _check_positive('num_frames', num_frames)
+        _check_positive('neighbor_stride', neighbor_stride)
+        self.num_frames, self.neighbor_stride = num_frames, neighbor_stride
+        self.blended: Dict[int, Any] = {}
+        self.final_below = 0  # frames before this index are final
+        self.released = 0  # frames before this index have been handed out by pop_final
+
+    def add(self, window: Window, predictions: Sequence[Any]) -> None:
+        """Blend in one window's predictions of its local frames.
+
+        Args:
+            window: the window, as :func:`sliding_windows` yields it (windows in order).
+            predictions: one prediction per ``window.local`` frame, in that order
+                (e.g. an (n_local, ...) array or tensor).
+        """
+        if len(predictions) != len(window.local):
+            raise ValueError(f'window {window.center}: {len(predictions)} predictions for {len(window.local)} '
+                             'local frames')
+        for index, prediction in zip(window.local, predictions):
+            if index < self.released:
+                raise ValueError(f'frame {index} was already released as final; add the windows in order')
+            previous = self.blended.get(index)
+            self.blended[index] = prediction if previous is None else 0.5 * previous + 0.5 * prediction
+        last = window.center + self.neighbor_stride >= self.num_frames
+        self.final_below = self.num_frames if last else max(self.final_below, window.center)
+
+    def pop_final(self) -> List[Tuple[int, Any]]:
+        """The frames that became final since the last call, in order, as ``(index, blended prediction)``.
+
+        They are forgotten here; each frame is handed out exactly once.
+        """
+        final = [(index, self.blended.pop(index)) for index in range(self.released, self.final_below)]
+        self.released = self.final_below
+        return final
