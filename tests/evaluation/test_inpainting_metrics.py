@@ -19,7 +19,6 @@ from seg.evaluation.metrics import video_inpainting_metric as metric_module
 from seg.evaluation.metrics.video_inpainting_metric import VideoInpaintingMetric, frames_to_0_255
 
 
-
 def random_frame(rng, h=40, w=48):
     return rng.integers(0, 256, (h, w, 3)).astype(np.uint8)
 
