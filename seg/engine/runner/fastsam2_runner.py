@@ -2,7 +2,7 @@
 import logging
 import os.path as osp
 
-import torch
+from mmengine.device import get_device
 from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
@@ -46,6 +46,6 @@ class FastSAM2Runner(Runner):
         super().__init__(*args, **kwargs)
         self._console_filter.setting_up = False
         config = self.cfg.filename or '(config object)'
-        device = 'cuda' if torch.cuda.is_available() else 'cpu'
-        self.logger.info(f'{self.experiment_name}: {config} on {device} x {self.world_size}, seed {self.seed}; '
-                         f'work_dir {self.work_dir}; full set-up log: {osp.join(self.log_dir, self.timestamp)}.log')
+        self.logger.info(f'{self.experiment_name}: {config} on {get_device()}, {self.world_size} process(es), '
+                         f'distributed: {self.distributed}, seed {self.seed}; work_dir {self.work_dir}; full set-up '
+                         f'log: {osp.join(self.log_dir, self.timestamp)}.log')
