@@ -1,10 +1,15 @@
 """Video inpainting clips (E2FGVI's training and test data) from zips, frame folders or video files.
 
 Registered as ``VideoInpaintingDataset`` in :data:`seg.registry.DATASETS`. One
-item is one clip of a video with its holes::
+item is one clip of a video with its holes, in mmengine's data contract::
 
-    dict(frames=(T, 3, H, W) float32 in [-1, 1], masks=(T, 1, H, W) float32 0/1 (1 = hole),
-         video_name=str, frame_ids=[int] * T, ori_shape=(H0, W0) px before resizing)
+    dict(inputs=(T, 3, H, W) uint8 RGB 0..255,
+         data_samples=BaseDataElement(
+             masks=(T, 1, H, W) uint8 0/1 (1 = hole),
+             metainfo=dict(video_name=str, frame_ids=[int] * T, ori_shape=(H0, W0) px before resizing)))
+
+The frames stay un-normalised; ``VideoInpaintingDataPreprocessor`` maps them to
+[-1, 1] and batches the holes for ``VideoInpaintingGAN``.
 
 Sources, looked up per video name under ``<data_root>/<frame_dir>``, in this order,
 and read with :func:`seg.fileio.frames.open_frames`:
@@ -44,6 +49,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 from mmengine.dataset import BaseDataset
+from mmengine.structures import BaseDataElement
 from PIL import Image
 
 from seg.datasets.transforms.free_form_masks import dilate_test_mask, random_free_form_masks
@@ -115,7 +121,7 @@ class VideoInpaintingDataset(BaseDataset):
         seed: None draws each training clip from the global NumPy state (which
             mmengine and PyTorch seed per worker), so clips differ every epoch;
             an int fixes every item (the same clip and holes for an index every time).
-        pipeline: Transforms applied to the item dict.
+        pipeline: Transforms applied to the item dict (``inputs`` and ``data_samples``).
         test_mode: Whole videos with fixed masks instead of random training clips.
         lazy_init: Defer reading the annotations until first use.
         indices: Keep only these items (mmengine's subset).
@@ -285,7 +291,7 @@ class VideoInpaintingDataset(BaseDataset):
         return np.random.default_rng([self.seed, info['sample_idx']])
 
     def prepare_data(self, idx: int) -> dict:
-        """Read, sample and mask one item, then apply the pipeline."""
+        """Read, sample and mask one item (see the module docstring), then apply the pipeline."""
         info = self.get_data_info(idx)
         rng = self._item_rng(info)
         name = info['video_name']
@@ -308,10 +314,10 @@ class VideoInpaintingDataset(BaseDataset):
             masks = random_free_form_masks(num_frames, out_shape[0], out_shape[1], rng)[frame_ids]
             if not self.test_mode and rng.random() < self.flip_prob:
                 frames = frames[:, :, ::-1]
-        results = dict(
-            frames=torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255 * 2 - 1,
-            masks=torch.from_numpy(masks).float()[:, None],
-            video_name=name,
-            frame_ids=list(frame_ids),
-            ori_shape=tuple(ori_shape))
-        return self.pipeline(results)
+        data_sample = BaseDataElement(
+            metainfo=dict(video_name=name, frame_ids=list(frame_ids), ori_shape=tuple(ori_shape)),
+            masks=torch.from_numpy(np.ascontiguousarray(masks))[:, None])
+        # A (T, 3, H, W) view of the (T, H, W, 3) frames, not a copy: its layout reaches the networks, whose
+        # CPU kernels round differently on a contiguous copy, and the E2FGVI numbers were measured on this one.
+        inputs = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
+        return self.pipeline(dict(inputs=inputs, data_samples=data_sample))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.dataset import pseudo_collate
+from mmengine.structures import BaseDataElement
 from PIL import Image
 
 from seg.toy_data import make_e2fgvi
@@ -43,21 +44,29 @@ def zip_frames(root, video):
 
 
 def to_uint8(frames):
-    """(T, 3, H, W) in [-1, 1] → (T, H, W, 3) uint8."""
-    return torch.round((frames + 1) / 2 * 255).permute(0, 2, 3, 1).numpy().astype(np.uint8)
+    """(T, 3, H, W) uint8 → (T, H, W, 3) uint8."""
+    assert frames.dtype == torch.uint8
+    return frames.permute(0, 2, 3, 1).numpy()
+
+
+def masks_of(item):
+    """(T, 1, H, W) uint8 0/1 holes of an item."""
+    return item['data_samples'].masks
 
 
 def test_train_item_has_official_shapes_ranges_and_sampling(toy_root):
     ds = VideoInpaintingDataset(str(toy_root), ann_file='train.json', seed=0)
     assert len(ds) == 3
     item = ds[0]
-    assert item['video_name'] == 'vid_000'
-    assert item['frames'].shape == (8, 3, OUT_H, OUT_W) and item['frames'].dtype == torch.float32
-    assert item['masks'].shape == (8, 1, OUT_H, OUT_W) and item['masks'].dtype == torch.float32
-    assert item['frames'].min() >= -1 and item['frames'].max() <= 1
-    assert set(item['masks'].unique().tolist()) == {0.0, 1.0}
-    assert item['ori_shape'] == (TOY_H, TOY_W)
-    ids = item['frame_ids']
+    assert set(item) == {'inputs', 'data_samples'} and isinstance(item['data_samples'], BaseDataElement)
+    sample = item['data_samples']
+    assert set(sample.metainfo) == {'video_name', 'frame_ids', 'ori_shape'} and set(sample.keys()) == {'masks'}
+    assert sample.video_name == 'vid_000'
+    assert item['inputs'].shape == (8, 3, OUT_H, OUT_W) and item['inputs'].dtype == torch.uint8
+    assert sample.masks.shape == (8, 1, OUT_H, OUT_W) and sample.masks.dtype == torch.uint8
+    assert set(sample.masks.unique().tolist()) == {0, 1}
+    assert sample.ori_shape == (TOY_H, TOY_W)
+    ids = sample.frame_ids
     local, refs = ids[:5], ids[5:]
     assert local == list(range(local[0], local[0] + 5))
     assert refs == sorted(refs) and len(set(refs)) == 3 and not set(refs) & set(local)
@@ -79,22 +88,23 @@ def test_sample_train_frame_ids_covers_every_start_and_reference():
 def test_frames_are_the_zip_frames_resized_bicubic_and_flip_flips_them(toy_root):
     plain = VideoInpaintingDataset(str(toy_root), ann_file='train.json', seed=3, flip_prob=0.0)[1]
     flipped = VideoInpaintingDataset(str(toy_root), ann_file='train.json', seed=3, flip_prob=1.0)[1]
-    assert plain['frame_ids'] == flipped['frame_ids']
-    assert torch.equal(plain['masks'], flipped['masks'])  # the official flips frames only
-    assert torch.allclose(flipped['frames'], plain['frames'].flip(-1))
+    assert plain['data_samples'].frame_ids == flipped['data_samples'].frame_ids
+    assert torch.equal(masks_of(plain), masks_of(flipped))  # the official flips frames only
+    assert torch.equal(flipped['inputs'], plain['inputs'].flip(-1))
     raw = zip_frames(toy_root, 'vid_001')
     expected = np.stack([np.asarray(Image.fromarray(raw[i]).resize((OUT_W, OUT_H), Image.BICUBIC))
-                         for i in plain['frame_ids']])
-    assert np.array_equal(to_uint8(plain['frames']), expected)
+                         for i in plain['data_samples'].frame_ids])
+    assert np.array_equal(to_uint8(plain['inputs']), expected)
 
 
 def test_fixed_seed_repeats_items_and_no_seed_varies_them(toy_root):
     a = VideoInpaintingDataset(str(toy_root), ann_file='train.json', seed=5)
     b = VideoInpaintingDataset(str(toy_root), ann_file='train.json', seed=5)
-    assert a[2]['frame_ids'] == b[2]['frame_ids'] and torch.equal(a[2]['masks'], b[2]['masks'])
+    assert a[2]['data_samples'].frame_ids == b[2]['data_samples'].frame_ids
+    assert torch.equal(masks_of(a[2]), masks_of(b[2]))
     free = VideoInpaintingDataset(str(toy_root), ann_file='train.json')
     np.random.seed(0)
-    draws = {tuple(free[0]['frame_ids']) for _ in range(6)}
+    draws = {tuple(free[0]['data_samples'].frame_ids) for _ in range(6)}
     assert len(draws) > 1
 
 
@@ -102,15 +112,15 @@ def test_test_mode_gives_whole_videos_with_the_official_fixed_masks(toy_root):
     ds = VideoInpaintingDataset(str(toy_root), ann_file='test.json', test_mode=True)
     assert len(ds) == 2
     item = ds[0]
-    name = item['video_name']
-    assert item['frame_ids'] == list(range(NUM_FRAMES))
-    assert item['frames'].shape == (NUM_FRAMES, 3, OUT_H, OUT_W)
+    name = item['data_samples'].video_name
+    assert item['data_samples'].frame_ids == list(range(NUM_FRAMES))
+    assert item['inputs'].shape == (NUM_FRAMES, 3, OUT_H, OUT_W)
     for t in (0, NUM_FRAMES - 1):
         png = Image.open(toy_root / 'test_masks' / name / f'{t:05d}.png')
         binary = np.asarray(png.resize((OUT_W, OUT_H), Image.NEAREST).convert('L')) > 0
-        assert np.array_equal(item['masks'][t, 0].numpy(), dilate_test_mask(binary))
+        assert np.array_equal(masks_of(item)[t, 0].numpy(), dilate_test_mask(binary))
     undilated = VideoInpaintingDataset(str(toy_root), ann_file='test.json', test_mode=True, dilate_masks=False)[0]
-    assert undilated['masks'].sum() < item['masks'].sum()
+    assert masks_of(undilated).sum() < masks_of(item).sum()
 
 
 def test_windows_random_test_masks_and_original_size(toy_root):
@@ -118,12 +128,12 @@ def test_windows_random_test_masks_and_original_size(toy_root):
                                 mask_dir=None)
     assert len(ds) == 2 * 3
     items = [ds[i] for i in range(3)]
-    assert [it['frame_ids'] for it in items] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11]]
-    assert items[0]['frames'].shape == (5, 3, TOY_H, TOY_W)
+    assert [it['data_samples'].frame_ids for it in items] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11]]
+    assert items[0]['inputs'].shape == (5, 3, TOY_H, TOY_W)
     whole = VideoInpaintingDataset(str(toy_root), ann_file='test.json', test_mode=True, size=None, mask_dir=None)[0]
     # Windows of one video share its random masks, fixed by the seed.
-    assert torch.equal(torch.cat([it['masks'] for it in items]), whole['masks'])
-    assert whole['masks'].sum() > 0
+    assert torch.equal(torch.cat([masks_of(it) for it in items]), masks_of(whole))
+    assert masks_of(whole).sum() > 0
 
 
 def test_frame_folders_and_video_files_without_ann_file(tmp_path, toy_root):
@@ -142,11 +152,11 @@ def test_frame_folders_and_video_files_without_ann_file(tmp_path, toy_root):
     ds = VideoInpaintingDataset(str(tmp_path), frame_dir='videos', test_mode=True, size=None, mask_dir=None)
     assert [ds.get_data_info(i)['source_type'] for i in range(len(ds))] == ['folder', 'video']
     from_folder, from_video = ds[0], ds[1]
-    assert np.array_equal(to_uint8(from_folder['frames']), frames)
-    assert from_video['frames'].shape == (NUM_FRAMES, 3, TOY_H, TOY_W)
-    assert np.abs(to_uint8(from_video['frames']).astype(int) - frames).mean() < 1.5
+    assert np.array_equal(to_uint8(from_folder['inputs']), frames)
+    assert from_video['inputs'].shape == (NUM_FRAMES, 3, TOY_H, TOY_W)
+    assert np.abs(to_uint8(from_video['inputs']).astype(int) - frames).mean() < 1.5
     train = VideoInpaintingDataset(str(tmp_path), frame_dir='videos', seed=0, num_local_frames=3, num_ref_frames=2)
-    assert train[1]['frames'].shape == (5, 3, OUT_H, OUT_W)
+    assert train[1]['inputs'].shape == (5, 3, OUT_H, OUT_W)
 
 
 def test_builds_from_the_registry_and_batches_in_a_dataloader(toy_root):
@@ -154,9 +164,11 @@ def test_builds_from_the_registry_and_batches_in_a_dataloader(toy_root):
                              num_local_frames=3, num_ref_frames=2))
     loader = torch.utils.data.DataLoader(ds, batch_size=2, num_workers=2, collate_fn=pseudo_collate)
     batches = list(loader)
-    assert [len(b['frames']) for b in batches] == [2, 1]
-    assert batches[0]['frames'][0].shape == (5, 3, OUT_H, OUT_W)
-    assert batches[0]['video_name'] == ['vid_000', 'vid_001']
+    assert [len(b['inputs']) for b in batches] == [2, 1]
+    assert batches[0]['inputs'][0].shape == (5, 3, OUT_H, OUT_W)
+    # Data samples are not transposed by the collate: one per item, its frame ids whole.
+    assert [s.video_name for s in batches[0]['data_samples']] == ['vid_000', 'vid_001']
+    assert all(len(s.frame_ids) == 5 for s in batches[0]['data_samples'])
 
 
 def test_corrupt_zip_names_the_video(root):

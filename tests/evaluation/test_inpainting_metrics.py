@@ -253,7 +253,8 @@ def test_frames_to_0_255_conversions():
     uint8 = torch.tensor([[[[0, 255]]] * 3], dtype=torch.uint8)  # (T=1, 3, 1, 2)
     assert frames_to_0_255(uint8)[0, 0].tolist() == [[0, 0, 0], [255, 255, 255]]
     assert frames_to_0_255(torch.full((1, 3, 1, 1), 0.5))[0, 0, 0].tolist() == [127.5] * 3
-    assert frames_to_0_255(torch.full((1, 3, 1, 1), 100 / 255 * 2 - 1), '-1_1')[0, 0, 0].tolist() == [100] * 3
+    # The dataset's frames: a uint8 (T, 3, H, W) tensor.
+    assert frames_to_0_255(torch.full((1, 3, 1, 1), 100, dtype=torch.uint8))[0, 0, 0].tolist() == [100] * 3
     with pytest.raises(ValueError, match='T, 3, H, W'):
         frames_to_0_255(np.zeros((3, 4, 4)))
 
@@ -275,8 +276,8 @@ def test_metric_scores_windows_per_video_and_writes_frames(tmp_path):
     pred, other_pred = noisy(gt), noisy(other_gt)
     metric = VideoInpaintingMetric(ewarp=True, output_dir=str(tmp_path / 'out'))
     metric.process({}, [metric_sample(gt[2:], pred[2:], 'v1', [2, 3]), metric_sample(gt[:2], pred[:2], 'v1', [0, 1])])
-    # The ground truth may also come from the batch, as the dataset's frames in [-1, 1].
-    batch = {'frames': [torch.from_numpy(other_gt).permute(0, 3, 1, 2).float() / 255 * 2 - 1]}
+    # The ground truth may also come from the batch, as the dataset's uint8 (T, 3, H, W) inputs.
+    batch = {'inputs': [torch.from_numpy(other_gt).permute(0, 3, 1, 2)]}
     metric.process(batch, [dict(video_name='v2', frame_ids=[0, 1],
                                 pred_frames=torch.from_numpy(other_pred).permute(0, 3, 1, 2).float() / 255)])
     results = metric.compute_metrics(metric.results)

@@ -29,15 +29,12 @@ from seg.registry import METRICS
 __all__ = ['VideoInpaintingMetric', 'frames_to_0_255']
 
 
-def frames_to_0_255(frames: Any, value_range: str = '0_1') -> np.ndarray:
+def frames_to_0_255(frames: Any) -> np.ndarray:
     """Frames as a (T, H, W, 3) float64 array on the 0..255 scale.
 
     Args:
         frames: A tensor (T, 3, H, W) or an ndarray (T, H, W, 3). ``uint8`` is
-            taken as 0..255; floats are in [0, 1] (``value_range='0_1'``) or
-            [-1, 1] (``'-1_1'``, the dataset's frames, mapped to the uint8 values
-            they were made from).
-        value_range: Range of float frames.
+            taken as 0..255 (the dataset's frames); floats are in [0, 1].
 
     Returns:
         (T, H, W, 3) float64.
@@ -50,12 +47,7 @@ def frames_to_0_255(frames: Any, value_range: str = '0_1') -> np.ndarray:
         raise ValueError(f'frames must be a (T, 3, H, W) tensor or a (T, H, W, 3) array, got shape {frames.shape}')
     if frames.dtype == np.uint8:
         return frames.astype(np.float64)
-    frames = frames.astype(np.float64)
-    if value_range == '-1_1':
-        return np.round((frames + 1) / 2 * 255)
-    if value_range != '0_1':
-        raise ValueError(f"value_range must be '0_1' or '-1_1', got {value_range!r}")
-    return frames * 255
+    return frames.astype(np.float64) * 255
 
 
 def _get(sample: Any, key: str) -> Any:
@@ -74,8 +66,8 @@ class VideoInpaintingMetric(BaseMetric):
     * ``pred_frames``: the completed frames, a (T, 3, H, W) tensor in [0, 1]
       (the inpainters' ``inpaint_window`` output), or uint8.
     * ``gt_frames`` (optional): the ground truth in the same form; without it the
-      ground truth is ``data_batch['frames'][i]``, the dataset's (T, 3, H, W)
-      frames in [-1, 1] (:class:`~seg.datasets.VideoInpaintingDataset`).
+      ground truth is ``data_batch['inputs'][i]``, the dataset's (T, 3, H, W)
+      uint8 frames (:class:`~seg.datasets.VideoInpaintingDataset`).
 
     Float frames are scored unrounded on the 0..255 scale (the official scores
     its float window averages that way too).
@@ -117,10 +109,10 @@ class VideoInpaintingMetric(BaseMetric):
             pred = frames_to_0_255(_get(sample, 'pred_frames'))
             if _get(sample, 'gt_frames') is not None:
                 gt = frames_to_0_255(_get(sample, 'gt_frames'))
-            elif isinstance(data_batch, dict) and 'frames' in data_batch:
-                gt = frames_to_0_255(data_batch['frames'][index], value_range='-1_1')
+            elif isinstance(data_batch, dict) and 'inputs' in data_batch:
+                gt = frames_to_0_255(data_batch['inputs'][index])
             else:
-                raise KeyError(f'video {name!r}: no ground truth: give the sample gt_frames or the batch frames')
+                raise KeyError(f'video {name!r}: no ground truth: give the sample gt_frames or the batch inputs')
             if pred.shape != gt.shape:
                 raise ValueError(f'video {name!r}: completed frames {pred.shape} and ground truth {gt.shape} differ '
                                  'in shape; predict at the ground-truth size')

@@ -1,5 +1,5 @@
-"""Batch ``VideoInpaintingDataset`` items into clips and holes on the model's device."""
-from typing import Any, Dict, List
+"""Batch ``VideoInpaintingDataset`` items: frames to [-1, 1], holes to float, both on the model's device."""
+from typing import Any, Dict
 
 import torch
 from mmengine.model import BaseDataPreprocessor
@@ -7,8 +7,8 @@ from torch import Tensor
 
 from seg.registry import MODELS
 
-#: Per-sample metadata the dataset yields next to the frames and masks.
-META_KEYS = ('video_name', 'frame_ids', 'ori_shape')
+#: Largest 8-bit pixel value: frames ``x`` in 0..255 become ``x / 255 * 2 - 1``, as the official code maps them.
+PIXEL_MAX = 255
 
 
 def _stack(items: Any, key: str) -> Tensor:
@@ -22,45 +22,39 @@ def _stack(items: Any, key: str) -> Tensor:
     return torch.stack(list(items))
 
 
-def _per_sample(collated: Any, batch_size: int) -> List[Any]:
-    """Undo ``pseudo_collate``'s transposition of a per-sample list or tuple (e.g. ``frame_ids``).
-
-    ``pseudo_collate`` turns B lists of length n into n lists of length B; this
-    returns the B original lists. Strings and scalars come as a list of B.
-    """
-    if len(collated) == batch_size and not isinstance(collated[0], (list, tuple)):
-        return list(collated)
-    return [[position[i] for position in collated] for i in range(batch_size)]
-
-
 @MODELS.register_module()
 class VideoInpaintingDataPreprocessor(BaseDataPreprocessor):
-    """Stack the dataset's ``frames`` / ``masks`` and move them to the model's device.
+    """Normalise and stack the frames of a batch; move them and the data samples to the model's device.
 
     Input: what mmengine's default ``pseudo_collate`` makes of a list of
-    :class:`~seg.datasets.VideoInpaintingDataset` items: ``frames`` and
-    ``masks`` lists of B tensors (T, 3, H, W) in [-1, 1] and (T, 1, H, W) 0/1,
-    and the metadata ``video_name`` / ``frame_ids`` / ``ori_shape``.
+    :class:`~seg.datasets.VideoInpaintingDataset` items: ``inputs``, B tensors
+    (T, 3, H, W) uint8 RGB 0..255, and ``data_samples``, B ``BaseDataElement``s
+    whose ``masks`` are (T, 1, H, W) 0/1 (1 = hole) and whose metainfo holds
+    ``video_name`` / ``frame_ids`` / ``ori_shape``.
 
-    Output: ``frames`` (B, T, 3, H, W) float in [-1, 1], ``masks`` (B, T, 1, H, W)
-    float 0/1 (1 = hole), and ``data_samples``: B dicts with the metadata.
+    Output: ``inputs`` (B, T, 3, H, W) float32 in [-1, 1] (``x / 255 * 2 - 1``),
+    and ``data_samples``: the B data samples on the device, their ``masks``
+    float32 (T, 1, H, W) 0/1.
     """
 
     def forward(self, data: Dict[str, Any], training: bool = False) -> Dict[str, Any]:
         """Batch ``data`` (see the class docstring); ``training`` changes nothing."""
-        for key in ('frames', 'masks'):
+        for key in ('inputs', 'data_samples'):
             if key not in data:
                 raise KeyError(f'a video inpainting batch needs {key!r} (VideoInpaintingDataset items); got keys '
                                f'{sorted(data)}')
-        frames = _stack(data['frames'], 'frames').float()
-        masks = _stack(data['masks'], 'masks').float()
-        if masks.shape[:2] != frames.shape[:2] or masks.shape[-2:] != frames.shape[-2:] or masks.shape[2] != 1:
-            raise ValueError(f'masks {tuple(masks.shape)} do not match frames {tuple(frames.shape)}: expected '
-                             '(B, T, 1, H, W) for frames (B, T, 3, H, W)')
-        batch_size = frames.shape[0]
-        columns = {key: _per_sample(data[key], batch_size) for key in META_KEYS if key in data}
-        data_samples = [{key: values[i] for key, values in columns.items()} for i in range(batch_size)]
+        frames = _stack(data['inputs'], 'inputs')
+        if frames.dtype != torch.uint8:
+            raise TypeError(f'inputs must be uint8 RGB frames 0..255 (VideoInpaintingDataset items), got '
+                            f'{frames.dtype}; the preprocessor maps them to [-1, 1]')
+        data_samples = self.cast_data(list(data['data_samples']))
+        if len(data_samples) != len(frames):
+            raise ValueError(f'{len(frames)} clips but {len(data_samples)} data samples in one batch')
+        expected = (frames.shape[1], 1, *frames.shape[-2:])
         for sample in data_samples:
-            if 'ori_shape' in sample:
-                sample['ori_shape'] = tuple(sample['ori_shape'])
-        return dict(frames=self.cast_data(frames), masks=self.cast_data(masks), data_samples=data_samples)
+            if tuple(sample.masks.shape) != expected:
+                raise ValueError(f'video {sample.get("video_name")!r}: masks {tuple(sample.masks.shape)} do not '
+                                 f'match frames {tuple(frames.shape[1:])}: expected {expected}')
+            sample.masks = sample.masks.float()
+        frames = self.cast_data(frames).float() / PIXEL_MAX * 2 - 1
+        return dict(inputs=frames, data_samples=data_samples)

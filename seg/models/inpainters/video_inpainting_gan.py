@@ -5,6 +5,8 @@ PatchGAN discriminator and the losses. ``train_step`` follows the official
 ``core/trainer.py`` iteration with two optimizers (mmengine ``OptimWrapperDict``
 keys ``generator`` and ``discriminator``); ``val_step`` / ``test_step``
 complete whole test videos window by window as the official ``evaluate.py``.
+Batches come from ``VideoInpaintingDataPreprocessor``: ``inputs`` (B, T, 3, H, W)
+in [-1, 1] and one data sample per clip holding its ``masks`` (T, 1, H, W).
 
 Checkpoints hold ``generator.*`` and ``discriminator.*``. A bare generator
 state_dict (the released ``E2FGVI-CVPR22.pth`` / ``E2FGVI-HQ-CVPR22.pth``, or one
@@ -15,7 +17,7 @@ discriminator keeps its initialisation. A model built without a discriminator
 """
 from collections import OrderedDict
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -25,6 +27,7 @@ from mmengine.dist import all_reduce
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapperDict
+from mmengine.structures import BaseDataElement
 from torch import Tensor
 
 from seg.models.utils.non_finite_loss import check_finite_losses
@@ -44,6 +47,11 @@ DISCRIMINATOR = 'discriminator'
 BEFORE_ANY_BACKWARD = 'found before any backward pass; no weights were updated'
 BEFORE_GENERATOR_BACKWARD = ('found after the discriminator step, before the generator\'s backward pass; the '
                              'generator was not updated')
+
+
+def _hole_masks(data_samples: Sequence[BaseDataElement]) -> Tensor:
+    """The data samples' ``masks`` stacked to (B, T, 1, H, W), 0/1 with 1 = hole."""
+    return torch.stack([sample.masks for sample in data_samples])
 
 
 @contextmanager
@@ -230,9 +238,9 @@ class VideoInpaintingGAN(BaseModel):
         """One official training iteration (see the class docstring).
 
         Args:
-            data: a collated batch of ``VideoInpaintingDataset`` items (frames
-                (T, 3, H, W) in [-1, 1], masks (T, 1, H, W) 0/1, first
-                ``num_local_frames`` frames local).
+            data: a collated batch of ``VideoInpaintingDataset`` items (``inputs``
+                (T, 3, H, W) uint8, ``data_samples`` with ``masks`` (T, 1, H, W)
+                0/1; first ``num_local_frames`` frames local).
             optim_wrapper: ``OptimWrapperDict`` with ``generator`` (and
                 ``discriminator`` unless there is none).
 
@@ -248,7 +256,7 @@ class VideoInpaintingGAN(BaseModel):
         """
         self._check_optim_wrapper(optim_wrapper)
         data = self.data_preprocessor(data, True)
-        frames, masks = data['frames'], data['masks']
+        frames, masks = data['inputs'], _hole_masks(data['data_samples'])
         b, t, c, h, w = frames.shape
         if t < self.num_local_frames:
             raise ValueError(f'training clips have {t} frames, fewer than num_local_frames={self.num_local_frames}; '
@@ -291,40 +299,44 @@ class VideoInpaintingGAN(BaseModel):
     # ------------------------------------------------------------------------------------------
     # Inference
     # ------------------------------------------------------------------------------------------
-    def forward(self, frames: Tensor, masks: Tensor, data_samples: Optional[Sequence[dict]] = None,
-                mode: str = 'tensor'):
+    def forward(self, inputs: Tensor, data_samples: Sequence[BaseDataElement], mode: str = 'tensor'):
         """``'predict'``: :meth:`predict`; ``'tensor'``: the generator's raw output on the clips.
 
         Args:
-            frames: (B, T, 3, H, W) in [-1, 1].
-            masks: (B, T, 1, H, W) 0/1, 1 = hole.
-            data_samples: per-sample metadata dicts (the data preprocessor's).
+            inputs: (B, T, 3, H, W) frames in [-1, 1].
+            data_samples: B data samples (the data preprocessor's), each with
+                ``masks`` (T, 1, H, W) 0/1, 1 = hole.
             mode: ``'predict'`` or ``'tensor'``; the losses need two optimizers,
                 so they live in :meth:`train_step`, not in a ``'loss'`` mode.
 
         Returns:
-            ``'predict'``: list of result dicts; ``'tensor'``: ``(pred (B*T, 3, H, W)
-            in [-1, 1], (flow_forward, flow_backward))`` with the first
-            ``num_local_frames`` frames local.
+            ``'predict'``: the data samples with ``pred_frames``; ``'tensor'``:
+            ``(pred (B*T, 3, H, W) in [-1, 1], (flow_forward, flow_backward))``
+            with the first ``num_local_frames`` frames local.
         """
         if mode == 'predict':
-            return self.predict(frames, masks, data_samples)
+            return self.predict(inputs, data_samples)
         if mode == 'tensor':
-            return self.generator(frames * (1 - masks), self.num_local_frames)
+            return self.generator(inputs * (1 - _hole_masks(data_samples)), self.num_local_frames)
         raise ValueError(f'{type(self).__name__}.forward supports mode \'predict\' and \'tensor\', got {mode!r}; '
                          'training goes through train_step')
 
-    def predict(self, frames: Tensor, masks: Tensor, data_samples: Optional[Sequence[dict]] = None) -> List[dict]:
+    def predict(self, inputs: Tensor, data_samples: Sequence[BaseDataElement]) -> List[BaseDataElement]:
         """Complete every video of the batch (see :meth:`complete_video`).
 
+        Args:
+            inputs: (B, T, 3, H, W) frames in [-1, 1].
+            data_samples: B data samples with ``masks`` (T, 1, H, W) 0/1, 1 = hole.
+
         Returns:
-            list[dict]: per video, its metadata (``video_name``, ``frame_ids``,
-            ``ori_shape``) and ``pred_frames`` (T, 3, H, W) float32 in [0, 1] on the
-            CPU: what ``VideoInpaintingMetric`` scores against the batch's frames.
+            list[BaseDataElement]: the data samples, their metainfo (``video_name``,
+            ``frame_ids``, ``ori_shape``) kept, with ``pred_frames`` (T, 3, H, W)
+            float32 in [0, 1] on the CPU added: what ``VideoInpaintingMetric``
+            scores against the batch's frames.
         """
-        samples = data_samples if data_samples is not None else [dict() for _ in range(len(frames))]
-        return [dict(sample, pred_frames=self.complete_video(clip, holes).cpu())
-                for clip, holes, sample in zip(frames, masks, samples)]
+        for clip, sample in zip(inputs, data_samples):
+            sample.pred_frames = self.complete_video(clip, sample.masks).cpu()
+        return list(data_samples)
 
     @torch.no_grad()
     def complete_video(self, frames: Tensor, masks: Tensor) -> Tensor:

@@ -1,4 +1,5 @@
-"""VideoInpaintingGAN: the official training iteration, non-finite guards, whole-video inference, loading."""
+"""VideoInpaintingGAN: the official training iteration, non-finite guards, whole-video inference, loading,
+and the data contract end to end (dataset items → preprocessor → train_step / val_step → metric)."""
 
 import numpy as np
 import pytest
@@ -6,16 +7,20 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.dataset import pseudo_collate
+from mmengine.evaluator import Evaluator
+from mmengine.registry import DefaultScope
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
+from mmengine.structures import BaseDataElement
 
+from seg.datasets.video_inpainting_dataset import VideoInpaintingDataset
 from seg.models.utils.non_finite_loss import NonFiniteLossError
 from seg.engine.optimizers import MultiOptimWrapperConstructor
-from seg.models.data_preprocessors.video_inpainting_data_preprocessor import VideoInpaintingDataPreprocessor
 from seg.models.flow.spynet import SPyNet
 import seg.models.inpainters  # noqa: F401  (registers the generators and the discriminator)
 from seg.models.inpainters.video_inpainting_gan import VideoInpaintingGAN
 from seg.models.losses.flow_completion_loss import SPYNET_URL
 from seg.registry import MODELS
+from seg.toy_data import make_e2fgvi
 
 ALL_TERMS = {'loss_hole', 'loss_valid', 'loss_flow', 'loss_gan', 'loss_dis_real', 'loss_dis_fake', 'loss'}
 
@@ -63,14 +68,15 @@ def optim_wrappers(model, lr=1e-3):
 
 
 def clip_batch(batch=2, frames=4, height=32, width=32, seed=0, hole_fraction=0.3):
-    """A pseudo-collated batch of dataset-like items: frames in [-1, 1] (8-bit values), 0/1 masks."""
+    """A pseudo-collated batch of dataset-like items: uint8 frames, data samples with uint8 0/1 masks."""
     generator = torch.Generator().manual_seed(seed)
     items = []
     for index in range(batch):
-        pixels = torch.randint(0, 256, (frames, 3, height, width), generator=generator).float()
-        masks = (torch.rand(frames, 1, height, width, generator=generator) < hole_fraction).float()
-        items.append(dict(frames=pixels / 255 * 2 - 1, masks=masks, video_name=f'vid_{index}',
-                          frame_ids=list(range(frames)), ori_shape=(height, width)))
+        pixels = torch.randint(0, 256, (frames, 3, height, width), generator=generator, dtype=torch.uint8)
+        masks = (torch.rand(frames, 1, height, width, generator=generator) < hole_fraction).to(torch.uint8)
+        sample = BaseDataElement(metainfo=dict(video_name=f'vid_{index}', frame_ids=list(range(frames)),
+                                               ori_shape=(height, width)), masks=masks)
+        items.append(dict(inputs=pixels, data_samples=sample))
     return pseudo_collate(items)
 
 
@@ -103,7 +109,8 @@ def test_train_step_logs_every_term_and_steps_both_players(spynet_file):
 def test_losses_follow_the_official_normalisation(spynet_file):
     model = build_gan(spynet_file, hole_weight=2.0, valid_weight=0.5)
     data = model.data_preprocessor(clip_batch(), True)
-    frames, masks = data['frames'], data['masks']
+    frames = data['inputs']
+    masks = torch.stack([sample.masks for sample in data['data_samples']])
     pred, flows = model.generator(frames * (1 - masks), 3)
     pred = pred.view(frames.shape)
     losses = model._reconstruction_losses(frames, masks, pred, flows)
@@ -144,7 +151,8 @@ def test_nan_before_any_backward_names_the_term_and_changes_nothing(spynet_file,
     wrappers = optim_wrappers(model)
     batch = clip_batch()
     if term == 'loss_hole':
-        batch['masks'] = [torch.zeros_like(m) for m in batch['masks']]  # mean(mask) = 0: 0 / 0
+        for sample in batch['data_samples']:
+            sample.masks = torch.zeros_like(sample.masks)  # mean(mask) = 0: 0 / 0
     elif term == 'loss_flow':
         monkeypatch.setattr(model.flow_loss, 'forward', lambda flows, frames: flows[0].sum() * float('nan'))
     else:
@@ -216,21 +224,22 @@ def test_val_step_completes_whole_videos_as_the_official_evaluation(spynet_file)
     model = build_gan(spynet_file).eval()
     batch = clip_batch(batch=1, frames=23, height=32, width=48, seed=3)
     results = model.val_step(batch)
-    assert len(results) == 1 and results[0]['video_name'] == 'vid_0'
-    assert results[0]['frame_ids'] == list(range(23)) and results[0]['ori_shape'] == (32, 48)
-    pred = results[0]['pred_frames']
+    assert len(results) == 1 and isinstance(results[0], BaseDataElement) and results[0].video_name == 'vid_0'
+    assert results[0].frame_ids == list(range(23)) and results[0].ori_shape == (32, 48)
+    pred = results[0].pred_frames
     assert pred.shape == (23, 3, 32, 48) and pred.dtype == torch.float32 and pred.device.type == 'cpu'
-    frames_uint8 = ((batch['frames'][0] + 1) / 2 * 255).round().permute(0, 2, 3, 1).numpy().astype(np.uint8)
-    expected = official_complete_video(model.generator, frames_uint8, batch['masks'][0])
+    frames_uint8 = batch['inputs'][0].permute(0, 2, 3, 1).numpy()
+    masks = batch['data_samples'][0].masks.float()
+    expected = official_complete_video(model.generator, frames_uint8, masks)
     np.testing.assert_allclose(pred.permute(0, 2, 3, 1).double().numpy() * 255, expected, atol=1e-3)
-    known = batch['masks'][0].expand(-1, 3, -1, -1) == 0
-    assert torch.equal((pred * 255).round()[known], ((batch['frames'][0] + 1) / 2 * 255).round()[known])
+    known = masks.expand(-1, 3, -1, -1) == 0
+    assert torch.equal((pred * 255).round()[known], batch['inputs'][0].float()[known])
 
 
 def test_hq_inference_mirror_pads_and_crops(spynet_file):
     model = build_gan(spynet_file, generator=dict(type='E2FGVIHQGenerator'), num_local_frames=2).eval()
     results = model.val_step(clip_batch(batch=1, frames=3, height=50, width=100))
-    assert results[0]['pred_frames'].shape == (3, 3, 50, 100)
+    assert results[0].pred_frames.shape == (3, 3, 50, 100)
 
 
 def test_a_bare_generator_state_dict_loads_into_the_generator(spynet_file):
@@ -254,18 +263,6 @@ def test_an_evaluation_model_loads_a_training_checkpoint_strictly(spynet_file):
     assert all(torch.equal(v, trained.generator.state_dict()[k]) for k, v in evaluation.generator.state_dict().items())
 
 
-def test_data_preprocessor_stacks_and_undoes_the_collate_transposition():
-    batch = clip_batch(batch=3, frames=5)
-    data = VideoInpaintingDataPreprocessor()(batch)
-    assert data['frames'].shape == (3, 5, 3, 32, 32) and data['masks'].shape == (3, 5, 1, 32, 32)
-    assert [s['video_name'] for s in data['data_samples']] == ['vid_0', 'vid_1', 'vid_2']
-    assert all(s['frame_ids'] == [0, 1, 2, 3, 4] and s['ori_shape'] == (32, 32) for s in data['data_samples'])
-    uneven = pseudo_collate([dict(frames=torch.zeros(4, 3, 8, 8), masks=torch.zeros(4, 1, 8, 8)),
-                             dict(frames=torch.zeros(6, 3, 8, 8), masks=torch.zeros(6, 1, 8, 8))])
-    with pytest.raises(ValueError, match='batch_size=1'):
-        VideoInpaintingDataPreprocessor()(uneven)
-
-
 def test_optimisers_hold_only_their_own_player(spynet_file):
     model = build_gan(spynet_file)
     adam = dict(optimizer=dict(type='Adam', lr=1e-3))
@@ -277,3 +274,39 @@ def test_optimisers_hold_only_their_own_player(spynet_file):
         assert wrappers[name].clip_grad_kwargs == dict(max_norm=1.0)
     with pytest.raises(ValueError, match='no submodule'):
         MultiOptimWrapperConstructor(dict(critic=adam))(model)
+
+
+@pytest.fixture(scope='module')
+def toy_root(tmp_path_factory):
+    """Toy E2FGVI data at 72x96 (the smallest round size above SSIM's 65-px window)."""
+    return make_e2fgvi(tmp_path_factory.mktemp('e2fgvi'), num_train=2, num_val=1, num_frames=8, height=72, width=96)
+
+
+def test_train_step_on_a_collated_batch_of_two_dataset_items(spynet_file, toy_root):
+    dataset = VideoInpaintingDataset(str(toy_root), ann_file='train.json', size=None, num_local_frames=3,
+                                     num_ref_frames=1, seed=0)
+    batch = pseudo_collate([dataset[0], dataset[1]])
+    model = build_gan(spynet_file)
+    before = snapshot(model)
+    log_vars = model.train_step(batch, optim_wrappers(model))
+    assert set(log_vars) == ALL_TERMS and all(torch.isfinite(v) for v in log_vars.values())
+    assert changed_players(model, before) == {'generator', 'discriminator'}
+    # The batch itself is left as the loader gave it (the metric reads it after the model).
+    assert all(item.dtype == torch.uint8 for item in batch['inputs'])
+    assert all(sample.masks.dtype == torch.uint8 for sample in batch['data_samples'])
+    pred, _ = model(**model.data_preprocessor(batch), mode='tensor')
+    assert pred.shape == (2 * 4, 3, 72, 96)
+
+
+def test_val_step_outputs_score_in_the_metric_against_the_batch(spynet_file, toy_root):
+    dataset = VideoInpaintingDataset(str(toy_root), ann_file='test.json', mask_dir=None, size=None, test_mode=True)
+    batch = pseudo_collate([dataset[0]])
+    model = build_gan(spynet_file).eval()
+    outputs = model.val_step(batch)
+    with DefaultScope.overwrite_default_scope('seg'):
+        evaluator = Evaluator(dict(type='VideoInpaintingMetric'))
+    evaluator.process(outputs, batch)
+    psnr = evaluator.evaluate(1)['inpaint/PSNR']
+    pred = (outputs[0].pred_frames * 255).double()
+    mse = ((pred - batch['inputs'][0].double()) ** 2).mean(dim=(1, 2, 3))
+    assert psnr == pytest.approx((10 * torch.log10(255 ** 2 / mse)).mean().item(), rel=1e-6)
