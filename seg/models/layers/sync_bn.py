@@ -24,6 +24,23 @@ def _world_size(group) -> int:
     return dist.get_world_size(group or dist.group.WORLD)
 
 
+class _AllReduceSum(torch.autograd.Function):
+    """Sum a tensor over the processes of ``group``; the gradient is summed the same way."""
+
+    @staticmethod
+    def forward(ctx, tensor: Tensor, group) -> Tensor:
+        ctx.group = group
+        total = tensor.clone()
+        dist.all_reduce(total, group=group)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        total = grad.clone()
+        dist.all_reduce(total, group=ctx.group)
+        return total, None
+
+
 @MODELS.register_module('SyncBN')
 class SyncBatchNorm(nn.SyncBatchNorm):
     """Cross-process batch norm; same arguments and state_dict as ``nn.SyncBatchNorm``."""
@@ -41,7 +58,7 @@ class SyncBatchNorm(nn.SyncBatchNorm):
         reduce_dims = [0] + list(range(2, input.dim()))
         count = torch.tensor([input.numel() / input.shape[1]], dtype=input.dtype)
         local = torch.cat([input.sum(reduce_dims), (input * input).sum(reduce_dims), count])
-        total = torch.distributed.nn.all_reduce(local, group=self.process_group or dist.group.WORLD)
+        total = _AllReduceSum.apply(local, self.process_group or dist.group.WORLD)
         channels = input.shape[1]
         n = total[-1]
         mean = total[:channels] / n
