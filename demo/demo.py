@@ -21,12 +21,18 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('image')
     parser.add_argument('config')
-    parser.add_argument('--weights', help='checkpoint to load (strict); default: the config\'s initialisation')
+    parser.add_argument('--weights', help='checkpoint to load (strict)')
+    parser.add_argument('--untrained', action='store_true',
+                        help='run without --weights: a randomly initialised model, whose masks mean nothing (for '
+                        'checking the pipeline only)')
     parser.add_argument('--points', nargs='*', type=lambda t: coords(t, 2), default=[], metavar='X,Y')
     parser.add_argument('--boxes', nargs='*', type=lambda t: coords(t, 4), default=[], metavar='X1,Y1,X2,Y2')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--out', required=True, help='output picture (.png/.jpg)')
     args = parser.parse_args(argv)
+    if args.weights is None and not args.untrained:
+        parser.error('--weights is missing: without it the model is randomly initialised and draws meaningless '
+                     'masks (pass --untrained to run it anyway, e.g. to check the pipeline)')
 
     import seg  # noqa: F401  (chooses the ops backend)
     from seg.apis import init_model, read_image, segment_image

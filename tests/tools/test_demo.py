@@ -77,7 +77,8 @@ def _painted_only_inside(source: np.ndarray, overlay: np.ndarray, inside: np.nda
 def test_prompted_picture_is_input_beside_overlay(image, tmp_path, predictions):
     out = tmp_path / 'prompt.png'
     points = [[20.0, 30.0], [40.0, 50.0]]
-    assert demo.main([image, CONFIG, '--points', '20,30', '40,50', '--boxes', '5,5,60,60', '--out', str(out)]) == 0
+    assert demo.main([image, CONFIG, '--untrained', '--points', '20,30', '40,50', '--boxes', '5,5,60,60', '--out',
+                      str(out)]) == 0
     source, left, overlay = _halves(out, image)
     assert np.array_equal(left, source)
     masks = predictions[0].pred_instances.masks.numpy()
@@ -93,7 +94,7 @@ def test_prompted_picture_is_input_beside_overlay(image, tmp_path, predictions):
 
 def test_panoptic_picture(image, tmp_path, predictions):
     out = tmp_path / 'pan.png'
-    assert demo.main([image, CONFIG, '--out', str(out)]) == 0
+    assert demo.main([image, CONFIG, '--untrained', '--out', str(out)]) == 0
     source, left, overlay = _halves(out, image)
     assert np.array_equal(left, source)
     pan_seg = predictions[0].pred_panoptic_seg.sem_seg[0].numpy()
@@ -103,12 +104,19 @@ def test_panoptic_picture(image, tmp_path, predictions):
 
 def test_bad_inputs_fail_clearly(image, tmp_path):
     with pytest.raises(FileNotFoundError, match='not found'):
-        demo.main([str(tmp_path / 'nope.jpg'), CONFIG, '--out', str(tmp_path / 'x.png')])
+        demo.main([str(tmp_path / 'nope.jpg'), CONFIG, '--untrained', '--out', str(tmp_path / 'x.png')])
     broken = tmp_path / 'broken.jpg'
     broken.write_bytes(b'not a jpeg')
     with pytest.raises(ValueError, match='cannot decode'):
-        demo.main([str(broken), CONFIG, '--out', str(tmp_path / 'x.png')])
+        demo.main([str(broken), CONFIG, '--untrained', '--out', str(tmp_path / 'x.png')])
     with pytest.raises(SystemExit):
         demo.main([image, CONFIG, '--points', '1,2,3', '--out', str(tmp_path / 'x.png')])
     with pytest.raises(FileNotFoundError, match='weights'):
         demo.main([image, CONFIG, '--weights', str(tmp_path / 'w.pth'), '--out', str(tmp_path / 'x.png')])
+
+
+def test_no_weights_is_refused_unless_asked_for(image, tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        demo.main([image, CONFIG, '--out', str(tmp_path / 'x.png')])
+    assert info.value.code == 2 and 'meaningless masks' in capsys.readouterr().err
+    assert not (tmp_path / 'x.png').exists()
