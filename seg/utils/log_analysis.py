@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
+import numpy as np
+
 #: Keys of a JSON training line that are bookkeeping, not scalars to report.
 _JSON_POSITION_KEYS = ('iter', 'epoch', 'step')
 #: Header of a text log line: mode, optional epoch, iteration and its total.
@@ -310,18 +312,28 @@ def follow(path: str,
             time.sleep(poll_interval)
 
 
+def loss_family(key: str) -> str:
+    """The family a loss key belongs to: its last dotted part (``d3.loss_cls`` → ``loss_cls``)."""
+    return key.rsplit('.', 1)[-1]
+
+
 def plot_curves(records: Iterable[LogRecord],
                 out_file: str,
                 keys: Optional[Sequence[str]] = None,
                 title: Optional[str] = None,
                 size: Sequence[float] = (8.0, 5.0),
                 dpi: int = 100) -> str:
-    """Plot training scalars against the global iteration into a PNG.
+    """Plot training scalars against the global iteration into a PNG, one panel per loss family.
+
+    Keys of one family (``loss_cls``, ``d0.loss_cls``, ``d1.loss_cls``...: the same
+    loss at each decoder layer) share a panel, drawn in shades of one colour map with
+    the undotted key (the final layer) in black, so a run's 13 curves read as a few
+    panels instead of one tangle.
 
     Args:
         records: Parsed log records; only training ones are plotted.
         out_file: PNG path; its folder is created.
-        keys: One line per key; default all loss keys.
+        keys: The keys to plot; default all loss keys.
         title: Figure title.
         size: Figure (width, height) in inches; the PNG is
             ``size * dpi`` pixels.
@@ -333,29 +345,41 @@ def plot_curves(records: Iterable[LogRecord],
     Raises:
         ValueError: None of ``keys`` has a value to plot.
     """
+    from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     records = train_records(records)
     keys = loss_keys(records) if keys is None else keys
-    figure = Figure(figsize=tuple(size), dpi=dpi)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    plotted = 0
+    series = {}
     for key in keys:
         points = [(r.iter, r.values[key]) for r in records if key in r.values and r.iter is not None]
         if points:
-            xs, ys = zip(*points)
-            axes.plot(xs, ys, label=key, linewidth=1.2)
-            plotted += 1
-    if plotted == 0:
+            series[key] = tuple(zip(*points))
+    if not series:
         raise ValueError(f'Nothing to plot: no training record has any of {list(keys)}')
-    axes.set_xlabel('iteration')
-    axes.set_ylabel('value')
-    axes.grid(True, alpha=0.3)
-    axes.legend()
+    families: Dict[str, List[str]] = {}
+    for key in series:
+        families.setdefault(loss_family(key), []).append(key)
+    cols = min(3, len(families))
+    rows = math.ceil(len(families) / cols)
+    figure = Figure(figsize=tuple(size), dpi=dpi)
+    FigureCanvasAgg(figure)
+    for index, (family, members) in enumerate(families.items()):
+        axes = figure.add_subplot(rows, cols, index + 1)
+        shades = colormaps['viridis'](np.linspace(0.15, 0.85, max(1, len(members))))
+        for key, shade in zip(members, shades):
+            final = key == family
+            axes.plot(*series[key], label=key, color='black' if final else shade, linewidth=1.4 if final else 0.8)
+        axes.set_title(family, fontsize='small')
+        axes.set_xlabel('iteration', fontsize='x-small')
+        axes.tick_params(labelsize='x-small')
+        axes.grid(True, alpha=0.3)
+        if len(members) > 1:
+            axes.legend(fontsize='xx-small', ncol=2)
     if title:
-        axes.set_title(title)
+        figure.suptitle(title)
+    figure.tight_layout()
     out_dir = osp.dirname(osp.abspath(out_file))
     os.makedirs(out_dir, exist_ok=True)
     figure.savefig(out_file, dpi=dpi)

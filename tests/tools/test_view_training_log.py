@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from seg.utils.log_analysis import (find_log, follow, last_iterations, load_log, loss_keys, plot_curves,
+from seg.utils.log_analysis import (find_log, follow, last_iterations, load_log, loss_family, loss_keys, plot_curves,
                                     summarise)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -197,6 +197,11 @@ def test_plot(work_dir, tmp_path):
     assert len(np.unique(image.reshape(-1, 3), axis=0)) > 10
     with pytest.raises(ValueError, match='Nothing to plot'):
         plot_curves(records, out, keys=['missing'])
+
+
+def test_each_loss_family_gets_one_panel():
+    assert [loss_family(k) for k in ('loss', 'd0.loss_cls', 'd8.loss_cls', 'loss_cls', 's1.dec.loss_dice')] == \
+        ['loss', 'loss_cls', 'loss_cls', 'loss_cls', 'loss_dice']
 
 
 def test_cli_summary_last_and_plot(work_dir, tmp_path):
