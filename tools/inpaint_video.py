@@ -1,13 +1,15 @@
 """Remove masked objects from a video.
 
     python tools/inpaint_video.py VIDEO_OR_FRAMES MASKS --out OUT.mp4 [--config CFG --weights W]
-        [--resize WxH] [--mask-dilation N] [--fp16] [--device cuda] [--preview PREVIEW.png]
+        [--resize WxH] [--mask-dilation N] [--fp16] [--device cuda] [--preview PREVIEW.png] [--debug]
 
 MASKS is a folder with one PNG per frame (same order) or one PNG for every frame;
-non-zero pixels are removed. OUT is a video (.mp4/.mov/.mkv/.avi) or a folder for
-PNG frames. Without --config/--weights the training-free FlowPropagationInpainter
-runs; with them, the config's inpainter (e.g. E2FGVI) and its weights. Bad input
-exits with status 2 and the reason.
+non-zero pixels are removed (palette PNGs: index 0 is kept; RGBA: the alpha when
+it varies). OUT is a video (.mp4/.mov/.mkv/.avi) or a folder for PNG frames.
+Without --config/--weights the training-free FlowPropagationInpainter runs; with
+them, the config's inpainter (e.g. E2FGVI) and its weights. Bad input, or an
+output that cannot be written, exits with status 2 and one line giving the reason
+(--debug: the traceback); nothing is left at or beside OUT, SIGTERM included.
 """
 import argparse
 import sys
@@ -41,6 +43,7 @@ def main(argv=None) -> int:
     parser.add_argument('--fp16', action='store_true', help='float16 autocast (CUDA only)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--preview', help='side-by-side picture (input with mask | output) of the middle frame')
+    parser.add_argument('--debug', action='store_true', help='show the full traceback of an error')
     args = parser.parse_args(argv)
     if args.weights and not args.config:
         parser.error('--weights needs the --config of the model they belong to')
@@ -49,18 +52,17 @@ def main(argv=None) -> int:
     from mmengine.logging import print_log
 
     from seg.apis.inpaint import init_inpainter, inpaint_video
-    from seg.fileio import InputError
+    from seg.apis.tool_errors import run_tool
 
-    try:
+    def work() -> None:
         inpainter = init_inpainter(args.config, args.weights, args.device)
         inpaint_video(args.frames, args.masks, args.out, inpainter=inpainter, neighbor_stride=args.neighbor_stride,
                       num_ref=args.num_ref, ref_stride=args.ref_stride, resize=args.resize,
                       mask_dilation=args.mask_dilation, fp16=args.fp16, device=args.device,
                       preview_path=args.preview)
-    except InputError as err:
-        parser.exit(2, f'{parser.prog}: error: {err}\n')
-    print_log(f'wrote {args.out}', logger='current')
-    return 0
+        print_log(f'wrote {args.out}', logger='current')
+
+    return run_tool(parser.prog, work, args.debug)
 
 
 if __name__ == '__main__':

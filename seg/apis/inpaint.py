@@ -33,12 +33,16 @@ resolution of the source.
 Output is encoded with PyAV (libx264) for a video suffix, or written as
 ``00000.png, ...`` into a folder otherwise. It goes to a temporary sibling that is
 renamed into place at the end (:func:`~seg.fileio.atomic.atomic_path`), so an
-error never leaves a half-written result.
-Every input is checked before anything is written (:class:`InpaintInputError`).
+error, or a SIGTERM, never leaves a half-written result; siblings left by a
+killed run are removed when the next run starts.
+Every input is checked before anything is written (:class:`InpaintInputError`),
+the output folder's writability included; a write failing later (a full disk)
+is an :class:`InpaintInputError` too, and leaves nothing behind.
 """
+import math
 from fractions import Fraction
 from pathlib import Path
-from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -50,9 +54,11 @@ from mmengine.runner import load_checkpoint
 from PIL import Image
 from tqdm import tqdm
 
-from seg.fileio.atomic import atomic_path, atomic_write_bytes
+from seg.fileio.atomic import (WRITE_HINTS, atomic_path, atomic_write_bytes, check_writable, remove_stale_parts,
+                               sigterm_exits)
 from seg.fileio.errors import InputError
-from seg.fileio.frames import IMAGE_SUFFIXES, VIDEO_FORMATS, FolderWriter, VideoWriter, open_frames
+from seg.fileio.frames import IMAGE_SUFFIXES, VIDEO_FORMATS, FolderWriter, VideoWriter, open_frames, sort_frame_names
+from seg.fileio.masks import read_binary_mask
 from seg.models.e2fgvi.e2fgvi_inpainter import E2FGVIInpainter
 from seg.models.inpainters.flow_propagation_inpainter import FlowPropagationInpainter
 from seg.models.utils.inpainting_windows import (ALL_REFERENCES, DEFAULT_NEIGHBOR_STRIDE, DEFAULT_REF_STRIDE,
@@ -62,7 +68,7 @@ from seg.visualization import overlay_masks, side_by_side
 
 from .runner import load_config
 
-__all__ = ['InpaintInputError', 'inpaint_video', 'init_inpainter', 'read_mask']
+__all__ = ['InpaintInputError', 'inpaint_video', 'init_inpainter']
 
 #: Frame rate of the output when the source (a frame folder) has none; the official script's default.
 DEFAULT_FPS = 24
@@ -70,8 +76,11 @@ DEFAULT_FPS = 24
 DEFAULT_MAX_SIDE = 1280
 #: References are taken at most this many frames from the window's centre (ours; bounds memory).
 DEFAULT_REF_RADIUS = 50
+#: Largest fraction of a frame a hole may cover (after dilation); more leaves nothing to fill it from.
+MAX_HOLE_FRACTION = 0.95
 
 Size = Tuple[int, int]  # (H, W) px
+MaskSource = Union[str, Path, np.ndarray]
 
 
 class InpaintInputError(InputError):
@@ -81,58 +90,119 @@ class InpaintInputError(InputError):
 # ----------------------------------------------------------------------------------------------
 # Reading frames and masks
 # ----------------------------------------------------------------------------------------------
-def read_mask(path: Path) -> np.ndarray:
-    """(H, W) bool hole mask of a mask image: any non-zero grey value is a hole, as official ``test.py``."""
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert('L')) > 0
-    except OSError as err:
-        raise InpaintInputError(f'cannot read mask {path}: {err}') from None
-
-
 class MaskSequence:
-    """Masks by frame index: one PNG per frame (a folder, file-name order) or one PNG for all frames.
+    """Masks by frame index: PNG files (a folder, one per frame, or one for all frames) or an array.
 
-    Checks, before anything is inpainted: the mask count equals the frame count,
-    every mask has the frame size (when ``check_size``), and some mask has a hole.
+    Files are read by the rule of :mod:`seg.fileio.masks` (palette index != 0,
+    one channel > 0, colour: any channel > 0, alpha when it varies). Checks, before
+    anything is inpainted: the mask count equals the frame count, every mask has
+    the frame size (when ``check_size``), some mask has a hole, and no hole covers
+    more than ``MAX_HOLE_FRACTION`` of its frame once ``to_hole`` made it the hole
+    the run fills.
 
     Args:
-        source: folder of ``.png`` masks, or one ``.png`` file.
+        source: folder of ``.png`` masks (playing order, as frame folders), one ``.png``
+            file, or an array, non-zero = hole: (H, W) for every frame or (T, H, W).
         num_frames: number of frames they must match.
         frame_size: (H, W) of the frames.
         check_size: False when frames and masks are both resized to one size.
+        to_hole: (h, w) bool mask → the (H', W') bool hole the run fills (resized, dilated).
+        dilation: iterations ``to_hole`` dilates by (for messages).
     """
 
-    def __init__(self, source: Union[str, Path], num_frames: int, frame_size: Size, check_size: bool):
-        path = Path(source)
-        if path.is_dir():
-            self.files = sorted(p for p in path.iterdir() if p.suffix.lower() == '.png')
-            if len(self.files) != num_frames:
-                raise InpaintInputError(f'{path} holds {len(self.files)} PNG masks but the video has '
-                                        f'{num_frames} frames; give one mask per frame (same order) or one '
-                                        'PNG for all frames')
-        elif path.is_file():
-            self.files = [path]
+    def __init__(self, source: MaskSource, num_frames: int, frame_size: Size, check_size: bool,
+                 to_hole: Callable[[np.ndarray], np.ndarray], dilation: int):
+        self.files: List[Path] = []
+        self.array: Optional[np.ndarray] = None
+        if isinstance(source, np.ndarray):
+            self.array = self._check_array(source, num_frames, frame_size)
+            where = 'the masks of the mask array'
         else:
-            raise InpaintInputError(f'masks {path} not found; give a folder of PNG masks or one PNG')
+            path = Path(source)
+            if path.is_dir():
+                self.files = [path / name for name in sort_frame_names([p.name for p in path.iterdir()
+                                                                        if p.suffix.lower() == '.png'])]
+                if len(self.files) != num_frames:
+                    raise InpaintInputError(f'{path} holds {len(self.files)} PNG masks but the video has '
+                                            f'{num_frames} frames; give one mask per frame (same order) or one '
+                                            'PNG for all frames')
+            elif path.is_file():
+                self.files = [path]
+            else:
+                raise InpaintInputError(f'masks {path} not found; give a folder of PNG masks or one PNG')
+            where = f'the masks in {path}'
         self.single = None
         any_hole = False
-        for file in self.files:
-            mask = read_mask(file)
+        count = len(self.array) if self.array is not None else len(self.files)
+        for index in range(count):
+            mask = self.array[index] if self.array is not None else read_mask_file(self.files[index])
+            name = self._name(index)
             if check_size and mask.shape != frame_size:
-                raise InpaintInputError(f'mask {file} is {mask.shape[0]}x{mask.shape[1]} (HxW) but the frames are '
+                raise InpaintInputError(f'{name} is {mask.shape[0]}x{mask.shape[1]} (HxW) but the frames are '
                                         f'{frame_size[0]}x{frame_size[1]}; give masks of the frame size or '
                                         'pass resize')
+            _check_coverage(to_hole(mask), name, dilation, self.files[index] if self.files else None)
             any_hole = any_hole or bool(mask.any())
-            if len(self.files) == 1:
+            if count == 1:
                 self.single = mask
         if not any_hole:
-            raise InpaintInputError(f'the masks in {path} are all empty: nothing to remove (holes are non-zero '
-                                    'pixels)')
+            raise InpaintInputError(f'{where} are all empty: nothing to remove (holes are non-zero pixels)')
+
+    @staticmethod
+    def _check_array(masks: np.ndarray, num_frames: int, frame_size: Size) -> np.ndarray:
+        """(N, H, W) bool masks of an array given as (H, W) or (T, H, W); N is 1 or ``num_frames``."""
+        shape = masks.shape
+        colour = masks.ndim == 4 or (masks.ndim == 3 and shape[-1] in (3, 4) and
+                                     (shape[:2] == tuple(frame_size) or shape[0] != num_frames))
+        if colour:
+            raise InpaintInputError(f'the mask array is {shape}: it has a colour axis of {shape[-1]} channels, but '
+                                    'masks are (H, W) for every frame or (T, H, W) one per frame; reduce it to one '
+                                    'channel first, e.g. mask.any(axis=-1)')
+        if masks.ndim not in (2, 3):
+            raise InpaintInputError(f'the mask array is {shape}; give (H, W) for every frame or (T, H, W) one per '
+                                    'frame')
+        if masks.ndim == 3 and shape[0] != num_frames:
+            raise InpaintInputError(f'the mask array holds {shape[0]} masks but the video has {num_frames} frames; '
+                                    'give one mask per frame, or one (H, W) mask for all frames')
+        if not (masks.dtype == bool or np.issubdtype(masks.dtype, np.number)):
+            raise InpaintInputError(f'the mask array has dtype {masks.dtype}; give bool or numbers (non-zero = hole)')
+        return (masks != 0).reshape((-1, ) + shape[-2:])
+
+    def _name(self, index: int) -> str:
+        """Mask ``index`` named for messages."""
+        return f'mask {self.files[index]}' if self.files else f'mask {index} of the mask array'
 
     def __getitem__(self, index: int) -> np.ndarray:
         """(H, W) bool mask of frame ``index``."""
-        return self.single if self.single is not None else read_mask(self.files[index])
+        if self.single is not None:
+            return self.single
+        return self.array[index] if self.array is not None else read_mask_file(self.files[index])
+
+
+def read_mask_file(path: Path) -> np.ndarray:
+    """(H, W) bool hole mask of a mask image (:func:`~seg.fileio.masks.read_binary_mask`)."""
+    try:
+        return read_binary_mask(path)
+    except InputError as err:
+        raise InpaintInputError(str(err)) from None
+
+
+def _check_coverage(hole: np.ndarray, name: str, dilation: int, file: Optional[Path]) -> None:
+    """Refuse a hole (H, W) bool covering more than ``MAX_HOLE_FRACTION`` of its frame, naming the likely cause."""
+    fraction = float(hole.mean())
+    if fraction <= MAX_HOLE_FRACTION:
+        return
+    grown = f'after {dilation} dilation iterations' if dilation else 'without dilation'
+    cause = 'check that the mask is not inverted (holes are the non-zero pixels)'
+    if file is not None:
+        with Image.open(file) as image:
+            if image.mode in ('RGB', 'RGBA'):
+                cause = (f'it is a colour ({image.mode}) image, where any non-zero channel is a hole: give a '
+                         'one-channel mask (0 = keep, non-zero = remove), and check that it is not inverted')
+    if dilation:
+        cause += ', or use a smaller mask dilation (--mask-dilation)'
+    raise InpaintInputError(f'{name} covers {fraction:.1%} of its frame {grown} (at most {MAX_HOLE_FRACTION:.0%} may '
+                            f'be removed: nothing would be left to fill it from); {cause}')
 
 
 # ----------------------------------------------------------------------------------------------
@@ -164,15 +234,18 @@ class FramePreparer:
         shrink = size[0] * size[1] < image.shape[0] * image.shape[1]
         return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
-    def to_output(self, frame: np.ndarray, mask: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """Source frame (H, W, 3) uint8 and mask (h, w) bool → output-size frame and dilated hole (bool)."""
-        frame = self._resize_image(frame, self.out_size)
+    def output_hole(self, mask: np.ndarray) -> np.ndarray:
+        """Source mask (h, w) bool → the hole at output size (H, W) bool, dilated."""
         if mask.shape != self.out_size:
             mask = cv2.resize(mask.astype(np.uint8), (self.out_size[1], self.out_size[0]),
                               interpolation=cv2.INTER_NEAREST).astype(bool)
         if self.mask_dilation > 0:
             mask = cv2.dilate(mask.astype(np.uint8), self.kernel, iterations=self.mask_dilation).astype(bool)
-        return frame, mask
+        return mask
+
+    def to_output(self, frame: np.ndarray, mask: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Source frame (H, W, 3) uint8 and mask (h, w) bool → output-size frame and dilated hole (bool)."""
+        return self._resize_image(frame, self.out_size), self.output_hole(mask)
 
     def to_processing(self, frame: np.ndarray, hole: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Output-size frame and hole → processing size; a pixel touching the hole becomes hole."""
@@ -244,6 +317,54 @@ def _check_output(out_path: Path, sources: Sequence[Path]) -> None:
     if out_path.suffix.lower() not in VIDEO_FORMATS and out_path.exists():
         if not out_path.is_dir() or any(out_path.iterdir()):
             raise InpaintInputError(f'output folder {out_path} exists and is not empty; remove it or choose another')
+    _check_writable(out_path)
+
+
+def _write_failure(path: Path, err: OSError) -> InpaintInputError:
+    """The error for an output that cannot be written (read-only, no permission, full disk)."""
+    hint = WRITE_HINTS.get(err.errno, 'choose a folder you can write to')
+    return InpaintInputError(f'cannot write {path}: {err.strerror or err}; {hint} (nothing was written)')
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse an output whose folder cannot be written, before any work."""
+    try:
+        check_writable(path)
+    except OSError as err:
+        raise _write_failure(path, err) from None
+
+
+class _OutputWriter:
+    """A frame writer whose ``OSError`` (a full disk, a folder made read-only) becomes an :class:`InpaintInputError`.
+
+    Args:
+        writer: a :class:`~seg.fileio.frames.VideoWriter` or :class:`~seg.fileio.frames.FolderWriter`.
+        out_path: the output, named in the message.
+    """
+
+    def __init__(self, writer, out_path: Path):
+        self.writer, self.out_path = writer, out_path
+
+    def write(self, frame: np.ndarray) -> None:
+        """Write one (H, W, 3) uint8 RGB frame."""
+        try:
+            self.writer.write(frame)
+        except OSError as err:
+            raise _write_failure(self.out_path, err) from None
+
+    def close(self) -> None:
+        """Finish the output."""
+        try:
+            self.writer.close()
+        except OSError as err:
+            raise _write_failure(self.out_path, err) from None
+
+    def abort(self) -> None:
+        """Release the output after a failure; its own errors are dropped (the output is discarded)."""
+        try:
+            self.writer.abort()
+        except OSError:
+            pass
 
 
 # ----------------------------------------------------------------------------------------------
@@ -296,7 +417,7 @@ def init_inpainter(config: Optional[str] = None, weights: Optional[str] = None, 
 # The entry point
 # ----------------------------------------------------------------------------------------------
 def inpaint_video(frames_source: Union[str, Path],
-                  masks_source: Union[str, Path],
+                  masks_source: MaskSource,
                   out_path: Union[str, Path],
                   inpainter: Optional[nn.Module] = None,
                   neighbor_stride: int = DEFAULT_NEIGHBOR_STRIDE,
@@ -315,8 +436,11 @@ def inpaint_video(frames_source: Union[str, Path],
 
     Args:
         frames_source: a video file (PyAV) or a folder of frame images (file-name order).
-        masks_source: a folder with one PNG mask per frame (file-name order), or one PNG
-            for every frame; non-zero pixels are holes.
+        masks_source: a folder with one PNG mask per frame (playing order, as frame
+            folders), or one PNG for every frame, read by :mod:`seg.fileio.masks`'s rule
+            (non-zero pixels are holes); or an array, non-zero = hole, (H, W) for every
+            frame or (T, H, W). No hole may cover more than ``MAX_HOLE_FRACTION`` of its
+            frame after the dilation.
         out_path: ``.mp4`` / ``.mov`` / ``.mkv`` / ``.avi`` file, or a folder (created;
             empty if it exists) for ``00000.png, ...``.
         inpainter: a module with ``inpaint_window``; default :class:`FlowPropagationInpainter`.
@@ -333,54 +457,58 @@ def inpaint_video(frames_source: Union[str, Path],
             of the middle frame.
         max_side: longer side (px) above which frames are inpainted downscaled and the
             holes upscaled back; None never downscales.
-        fps: output frame rate; default the source video's, or 24 for frame folders.
+        fps: output frame rate (frames/s); default the source video's, or 24 for frame folders.
         progress: show a tqdm progress bar.
 
     Returns:
         Path: ``out_path``.
 
     Raises:
-        InpaintInputError: unusable inputs or options, detected before anything is written
-            (or a video that ends before its announced frame count; nothing is left then either).
+        InpaintInputError: unusable inputs or options, or an output folder that cannot be
+            written, detected before anything is written (or a video that ends before its
+            announced frame count, or a write failing mid-run; nothing is left then either).
+        SystemExit: code 143 on SIGTERM (in the main thread); nothing is left either.
     """
     out_path = Path(out_path)
     if inpainter is None:
         inpainter = FlowPropagationInpainter()
-    if neighbor_stride < 1 or ref_stride < 1 or ref_radius < 0 or mask_dilation < 0:
-        raise InpaintInputError(f'need neighbor_stride >= 1, ref_stride >= 1, ref_radius >= 0 and '
-                                f'mask_dilation >= 0; got {neighbor_stride}, {ref_stride}, {ref_radius}, '
-                                f'{mask_dilation}')
-    if num_ref != -1 and num_ref < 1:
-        raise InpaintInputError(f'num_ref must be -1 (every ref_stride-th frame) or >= 1, got {num_ref}')
+    _check_options(neighbor_stride, num_ref, ref_stride, ref_radius, resize, mask_dilation, max_side, fps)
     torch_device = torch.device(device)
     if fp16 and torch_device.type != 'cuda':
         raise InpaintInputError(f'fp16 needs a CUDA device, got device {device!r}; drop fp16 to run in float32')
     if torch_device.type == 'cuda' and not torch.cuda.is_available():
         raise InpaintInputError(f'device {device!r} asked for, but CUDA is not available here')
-    if resize is not None and (len(resize) != 2 or min(resize) < 1):
-        raise InpaintInputError(f'resize must be (width, height) with positive sides, got {resize}')
     if preview_path is not None and Path(preview_path).suffix.lower() not in IMAGE_SUFFIXES:
         raise InpaintInputError(f'preview {preview_path} needs an image suffix ({", ".join(IMAGE_SUFFIXES)})')
-    _check_output(out_path, [Path(frames_source), Path(masks_source)])
+    inputs = [Path(frames_source)] + ([] if isinstance(masks_source, np.ndarray) else [Path(masks_source)])
+    _check_output(out_path, inputs)
+    if preview_path is not None:
+        _check_writable(Path(preview_path))
 
     frames = open_frames(frames_source)
-    masks = MaskSequence(masks_source, frames.num_frames, frames.size, check_size=resize is None)
     out_size = frames.size if resize is None else (int(resize[1]), int(resize[0]))
     proc_size = processing_size(out_size, getattr(inpainter, 'fixed_size', None), max_side)
     preparer = FramePreparer(out_size, proc_size, mask_dilation)
+    masks = MaskSequence(masks_source, frames.num_frames, frames.size, resize is None, preparer.output_hole,
+                         mask_dilation)
     if preparer.scaled:
         print_log(f'inpainting at {proc_size[1]}x{proc_size[0]} and resizing the completed holes to the output\'s '
                   f'{out_size[1]}x{out_size[0]}', logger='current')
     rate = Fraction(fps).limit_denominator(1001) if fps is not None else (frames.fps or Fraction(DEFAULT_FPS))
 
     inpainter = inpainter.to(torch_device).eval()
-    encoded_preview = None
-    with atomic_path(out_path) as temp:
-        if out_path.suffix.lower() in VIDEO_FORMATS:
-            writer = VideoWriter(temp, VIDEO_FORMATS[out_path.suffix.lower()], out_size, rate)
-        else:
-            temp.mkdir()
-            writer = FolderWriter(temp)
+    for target in [out_path] + ([Path(preview_path)] if preview_path is not None else []):
+        remove_stale_parts(target)
+    with sigterm_exits(), atomic_path(out_path) as temp:
+        try:
+            if out_path.suffix.lower() in VIDEO_FORMATS:
+                writer = VideoWriter(temp, VIDEO_FORMATS[out_path.suffix.lower()], out_size, rate)
+            else:
+                temp.mkdir()
+                writer = FolderWriter(temp)
+        except OSError as err:
+            raise _write_failure(out_path, err) from None
+        writer = _OutputWriter(writer, out_path)
         try:
             preview = _run(frames, masks, preparer, inpainter, writer, torch_device, fp16, neighbor_stride, num_ref,
                            ref_stride, ref_radius, preview_path is not None, progress)
@@ -391,9 +519,35 @@ def inpaint_video(frames_source: Union[str, Path],
             ok, encoded_preview = cv2.imencode(Path(preview_path).suffix, cv2.cvtColor(preview, cv2.COLOR_RGB2BGR))
             if not ok:
                 raise OSError(f'could not encode the preview as {Path(preview_path).suffix}')
-    if encoded_preview is not None:
-        atomic_write_bytes(encoded_preview.tobytes(), preview_path)
+            try:
+                atomic_write_bytes(encoded_preview.tobytes(), preview_path)
+            except OSError as err:
+                raise _write_failure(Path(preview_path), err) from None
     return out_path
+
+
+def _check_options(neighbor_stride: int, num_ref: int, ref_stride: int, ref_radius: int,
+                   resize: Optional[Tuple[int, int]], mask_dilation: int, max_side: Optional[int],
+                   fps: Optional[float]) -> None:
+    """Refuse option values :func:`inpaint_video` cannot use, one message each."""
+    if neighbor_stride < 1:
+        raise InpaintInputError(f'neighbor_stride must be >= 1 (frames between windows), got {neighbor_stride}')
+    if ref_stride < 1:
+        raise InpaintInputError(f'ref_stride must be >= 1 (frames between references), got {ref_stride}')
+    if ref_radius < 0:
+        raise InpaintInputError(f'ref_radius must be >= 0 (frames from the window centre), got {ref_radius}')
+    if mask_dilation < 0:
+        raise InpaintInputError(f'mask_dilation must be >= 0 (iterations; 0 keeps the masks), got {mask_dilation}')
+    if num_ref != -1 and num_ref < 1:
+        raise InpaintInputError(f'num_ref must be -1 (every ref_stride-th frame) or >= 1, got {num_ref}')
+    if resize is not None and (len(resize) != 2 or any(int(side) != side or side < 1 for side in resize)):
+        raise InpaintInputError(f'resize must be (width, height) with positive whole sides in px, got {resize}')
+    if max_side is not None and max_side < 1:
+        raise InpaintInputError(f'max_side must be a positive number of px (the longer side frames are inpainted '
+                                f'at), or None to never downscale; got {max_side}')
+    if fps is not None and not (math.isfinite(fps) and Fraction(fps).limit_denominator(1001) > 0):
+        raise InpaintInputError(f'fps must be a positive number of frames per second, or None to keep the '
+                                f'source\'s; got {fps}')
 
 
 def _run(frames, masks: MaskSequence, preparer: FramePreparer, inpainter: nn.Module, writer, device: torch.device,

@@ -2,7 +2,8 @@
 
 :func:`run_tool` calls a tool's work and turns the errors a user causes (a
 missing file, a typo in a config's ``type=`` or argument name, an input that
-does not fit, a checkpoint of another model) into ``<tool>: error: <message>``
+does not fit, a checkpoint of another model, an output folder that is
+read-only or full) into ``<tool>: error: <message>``
 on stderr and exit status 2.  Anything else is a bug and keeps its traceback.
 """
 import difflib
@@ -14,6 +15,7 @@ from typing import Callable, Iterable, List, Optional
 from mmengine.registry import Registry
 
 from seg import registry as seg_registry
+from seg.fileio.atomic import WRITE_HINTS
 from seg.fileio.errors import InputError
 
 #: Exit status of a tool refusing its input (argparse's for bad arguments).
@@ -73,6 +75,9 @@ def describe(err: BaseException) -> Optional[str]:
             return f'config: {owner or "a component"} has no argument {arg!r}{hint}'
     if isinstance(err, (InputError, FileNotFoundError, NotADirectoryError, PermissionError, IsADirectoryError)):
         return text
+    if isinstance(err, OSError) and err.errno in WRITE_HINTS:
+        where = f'cannot write {err.filename}: ' if err.filename else ''
+        return f'{where}{err.strerror}; {WRITE_HINTS[err.errno]}'
     return None
 
 
@@ -87,7 +92,7 @@ def run_tool(prog: str, work: Callable[[], object], debug: bool = False) -> int:
     try:
         work()
     except (InputError, FileNotFoundError, NotADirectoryError, PermissionError, IsADirectoryError, KeyError,
-            TypeError) as err:
+            TypeError, OSError) as err:
         message = describe(err)
         if debug or message is None:
             raise

@@ -3,20 +3,34 @@
 Every output FastSAM2 writes goes through :func:`atomic_path`: the content is
 written to a hidden temporary sibling (``.<name>.<pid>.<random>.part``, same
 folder so the final rename stays on one file system), then renamed over the
-target.  On an exception the temporary file or folder is removed.
+target.  On an exception the temporary file or folder is removed; under
+:func:`sigterm_exits` a SIGTERM is such an exception.  A process killed outright
+(SIGKILL, power loss) leaves its sibling behind: :func:`remove_stale_parts`
+removes those of processes that are gone.  :func:`check_writable` tries the
+folder before any work is done.
 """
+import errno
 import json
 import os
+import re
 import secrets
 import shutil
+import signal
+import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Iterator, List, Optional, Union
 
 PathLike = Union[str, Path]
 
 #: Suffix of the temporary siblings :func:`atomic_path` creates.
 PART_SUFFIX = '.part'
+#: What to do about an output a write failed on, by ``errno`` (other than a permission error).
+WRITE_HINTS = {
+    errno.ENOSPC: 'free some space or write elsewhere',
+    errno.EDQUOT: 'free some of your quota or write elsewhere',
+    errno.EROFS: 'the file system is read-only; write elsewhere',
+}
 
 
 def current_umask() -> int:
@@ -30,6 +44,99 @@ def temp_sibling(path: PathLike) -> Path:
     """A fresh hidden name beside ``path``: ``.<name>.<pid>.<random>.part``."""
     path = Path(path)
     return path.parent / f'.{path.name}.{os.getpid()}.{secrets.token_hex(4)}{PART_SUFFIX}'
+
+
+def _part_pattern(target: Path) -> re.Pattern:
+    """Names :func:`temp_sibling` gives beside ``target``; group 1 is the pid."""
+    return re.compile(rf'\.{re.escape(target.name)}\.(\d+)\.[0-9a-f]+{re.escape(PART_SUFFIX)}')
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether ``pid`` is a process on this machine (this one counts; so does one we may not signal)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OverflowError:  # above the largest pid: no such process
+        return False
+    return True
+
+
+def remove_stale_parts(target: PathLike) -> List[Path]:
+    """Remove the temporary siblings of ``target`` whose process is gone (it was killed before it could clean up).
+
+    A sibling ``.<name>.<pid>.<random>.part`` is removed when no process ``pid``
+    runs on this machine; those of running processes, this one included, are
+    kept.  (Pids are those of this machine: processes on other hosts writing
+    into a shared folder under the same name are not told apart.)
+
+    Returns:
+        The removed paths.
+    """
+    target = Path(target)
+    if not target.parent.is_dir():
+        return []
+    pattern = _part_pattern(target)
+    removed = []
+    for path in sorted(target.parent.iterdir()):
+        found = pattern.fullmatch(path.name)
+        if found and not _pid_alive(int(found.group(1))):
+            _remove(path)
+            removed.append(path)
+    return removed
+
+
+def check_writable(target: PathLike) -> None:
+    """Create and remove a one-byte temporary sibling of ``target``: fail now rather than after the work.
+
+    The probe goes into ``target``'s folder, or into its nearest existing ancestor
+    when that folder does not exist yet (:func:`atomic_path` creates it).
+
+    Raises:
+        OSError: the one writing there would meet (``PermissionError``, ``EROFS``,
+            ``ENOSPC``, ...), with ``filename`` set to ``target``.
+    """
+    target = Path(target)
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    probe = temp_sibling(folder / target.name)
+    try:
+        with open(probe, 'xb') as file:
+            file.write(b'\0')
+    except OSError as err:
+        raise type(err)(err.errno, err.strerror, str(target)) from None
+    finally:
+        if probe.exists():
+            probe.unlink()
+
+
+@contextmanager
+def sigterm_exits() -> Iterator[None]:
+    """Within the block, SIGTERM raises ``SystemExit(143)`` (128 + SIGTERM), so clean-ups run.
+
+    ``atomic_path`` then removes its temporary output and ``finally`` blocks
+    close files, as for any exception; a second SIGTERM during that clean-up is
+    ignored.  The previous handler is restored on leaving.  Signal handlers can
+    only be set in the main thread: elsewhere the block runs unchanged.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _exit(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def _remove(path: Path) -> None:

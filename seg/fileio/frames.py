@@ -7,7 +7,9 @@
 :class:`FrameSourceError` naming the file and the fix.
 
 Image frames (folders and zips) are the files with an ``IMAGE_SUFFIXES``
-suffix, hidden names (``.*``) skipped, in file-name order, decoded with OpenCV.
+suffix, hidden names (``.*``) skipped, decoded with OpenCV, in file-name order;
+in a folder whose frame names are all numbers (``0.png, 1.png, ..., 10.png``) in
+the numbers' order (:func:`sort_frame_names`).
 """
 import os
 import zipfile
@@ -42,6 +44,19 @@ def _is_frame_name(name: str) -> bool:
     """Whether a file (or zip entry) name is a frame image: an ``IMAGE_SUFFIXES`` suffix, not hidden."""
     path = PurePosixPath(name)
     return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith('.')
+
+
+def numeric_stem(name: str) -> Optional[int]:
+    """The frame number of a name such as ``00012.png`` or ``12.jpg`` (12); None when the stem is not all digits."""
+    stem = PurePosixPath(name).stem
+    return int(stem) if stem.isdigit() and stem.isascii() else None
+
+
+def sort_frame_names(names: Sequence[str]) -> List[str]:
+    """Frame names in playing order: by number when every stem is one (``2.png`` before ``10.png``), else by name."""
+    if names and all(numeric_stem(name) is not None for name in names):
+        return sorted(names, key=lambda name: (numeric_stem(name), name))
+    return sorted(names)
 
 
 def _bgr_to_rgb(image: Optional[np.ndarray], where: str) -> np.ndarray:
@@ -173,7 +188,7 @@ class _ImageFrames(ABC):
 
 
 class FolderFrames(_ImageFrames):
-    """Frames stored as image files in one folder, in file-name order, read lazily with OpenCV.
+    """Frames stored as image files in one folder, in playing order (:func:`sort_frame_names`), read lazily.
 
     Args:
         path: folder holding the frames (``IMAGE_SUFFIXES``); every header is checked here.
@@ -181,8 +196,8 @@ class FolderFrames(_ImageFrames):
 
     def __init__(self, path: Path):
         self.path = path
-        self.files = sorted(p for p in path.iterdir() if _is_frame_name(p.name))
-        self.names = [file.name for file in self.files]
+        self.names = sort_frame_names([p.name for p in path.iterdir() if _is_frame_name(p.name)])
+        self.files = [path / name for name in self.names]
         self._check_headers('cannot read frame {where}: {err}')
 
     def _open(self, index: int) -> IO[bytes]:

@@ -26,7 +26,11 @@ function here takes any numeric frames on that scale.
   evaluates the saved results with it).
 * Overall scores (:func:`summarise_scores`): PSNR and SSIM average over all
   frames of all videos (the official ``avg_frame_psnr``); E_warp averages over
-  videos (Lai et al.).
+  videos (Lai et al.). One deliberate difference: the official script sums the
+  per-frame PSNRs as they are, so a single frame identical to its ground truth
+  (``inf``) makes the video's and the overall PSNR ``inf``. Here every frame
+  counts at most ``PSNR_CAP_DB`` in the averages, and the summary and its table
+  say how many frames were capped.
 """
 import logging
 import math
@@ -44,13 +48,15 @@ from .i3d import InceptionI3d, load_i3d
 from seg.utils.optical_flow import dis_flow  # noqa: F401  (the default flow_fn; re-exported)
 
 __all__ = [
-    'PIXEL_MAX', 'SSIM_WIN_SIZE', 'psnr', 'ssim', 'frechet_distance', 'i3d_features', 'vfid_from_features', 'vfid',
+    'PIXEL_MAX', 'PSNR_CAP_DB', 'SSIM_WIN_SIZE', 'psnr', 'ssim', 'frechet_distance', 'i3d_features', 'vfid_from_features', 'vfid',
     'build_vfid_network', 'dis_flow', 'warp_by_flow', 'flow_occlusion', 'warping_error', 'summarise_scores',
     'format_score_table'
 ]
 
 #: Peak value of the frames (the official ``data_range``).
 PIXEL_MAX = 255.0
+#: Most a frame's PSNR (dB) counts in averages; identical frames (``inf``) count this much.
+PSNR_CAP_DB = 100.0
 #: Side of SSIM's uniform window in the official evaluation.
 SSIM_WIN_SIZE = 65
 #: SSIM stabilising constants (scikit-image's defaults, times ``data_range``).
@@ -346,17 +352,23 @@ def summarise_scores(per_video: Mapping[str, Mapping[str, object]]) -> Dict[str,
         per_video: ``{video: {'psnr': [per frame], 'ssim': [per frame], 'ewarp': float (optional)}}``.
 
     Returns:
-        ``{'videos': {video: {'num_frames', 'PSNR', 'SSIM'[, 'E_warp']}}, 'overall': {'num_videos',
-        'num_frames', 'PSNR', 'SSIM'[, 'E_warp']}}``: overall PSNR/SSIM are means over all frames,
-        overall E_warp the mean over videos.
+        ``{'videos': {video: {'num_frames', 'PSNR', 'SSIM'[, 'E_warp'][, 'psnr_capped_frames']}},
+        'overall': {'num_videos', 'num_frames', 'PSNR', 'SSIM'[, 'E_warp'][, 'psnr_capped_frames']}}``:
+        overall PSNR/SSIM are means over all frames, overall E_warp the mean over videos. A frame's
+        PSNR counts at most ``PSNR_CAP_DB`` (an identical frame's ``inf`` too);
+        ``psnr_capped_frames``, present when not 0, counts the frames capped.
     """
     videos: Dict[str, Dict[str, float]] = {}
     all_psnr: List[float] = []
     all_ssim: List[float] = []
     ewarps = []
     for name, scores in per_video.items():
-        frame_psnr, frame_ssim = list(scores['psnr']), list(scores['ssim'])
+        frame_psnr = [min(float(value), PSNR_CAP_DB) for value in scores['psnr']]
+        frame_ssim = list(scores['ssim'])
         entry = dict(num_frames=len(frame_psnr), PSNR=float(np.mean(frame_psnr)), SSIM=float(np.mean(frame_ssim)))
+        capped = sum(value > PSNR_CAP_DB for value in scores['psnr'])
+        if capped:
+            entry['psnr_capped_frames'] = capped
         if scores.get('ewarp') is not None:
             entry['E_warp'] = float(scores['ewarp'])
             ewarps.append(entry['E_warp'])
@@ -368,6 +380,9 @@ def summarise_scores(per_video: Mapping[str, Mapping[str, object]]) -> Dict[str,
                    SSIM=float(np.mean(all_ssim)) if all_ssim else math.nan)
     if ewarps:
         overall['E_warp'] = float(np.mean(ewarps))
+    capped = sum(entry.get('psnr_capped_frames', 0) for entry in videos.values())
+    if capped:
+        overall['psnr_capped_frames'] = capped
     return dict(videos=videos, overall=overall)
 
 
@@ -378,7 +393,8 @@ def format_score_table(summary: Mapping[str, Mapping]) -> str:
         summary: ``{'videos': {...}, 'overall': {...}}``.
 
     Returns:
-        The table, rows separated by newlines, the overall row last.
+        The table, rows separated by newlines, the overall row last; then, when frames were
+        capped (``psnr_capped_frames``), a line saying so.
     """
     columns = [('PSNR', '{:.4f}'), ('SSIM', '{:.4f}'), ('E_warp', '{:.6f}'), ('VFID', '{:.4f}')]
     shown = [(key, fmt) for key, fmt in columns
@@ -393,4 +409,9 @@ def format_score_table(summary: Mapping[str, Mapping]) -> str:
     lines = ['  '.join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
              for row in [header] + rows]
     rule = '-' * len(lines[0])
-    return '\n'.join([lines[0], rule] + lines[1:-1] + [rule, lines[-1]])
+    note = []
+    capped = summary['overall'].get('psnr_capped_frames', 0)
+    if capped:
+        note = [f'PSNR: {capped} frame(s) scored above {PSNR_CAP_DB:g} dB (inf: identical to the ground truth) and '
+                f'count {PSNR_CAP_DB:g} dB in the averages']
+    return '\n'.join([lines[0], rule] + lines[1:-1] + [rule, lines[-1]] + note)
