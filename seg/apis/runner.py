@@ -6,10 +6,12 @@ DDP wrapper without ``device_ids`` (mmengine's default names a GPU), and the
 process group is opened here on CPU because mmengine's launcher calls
 ``torch.cuda.set_device`` unconditionally.
 """
+import json
 import logging
 import os
 import os.path as osp
-from typing import Optional
+from contextlib import contextmanager
+from typing import Iterator, List, Optional
 
 import torch
 import torch.distributed as dist
@@ -133,10 +135,11 @@ def train(config: str, work_dir: Optional[str] = None, resume: Optional[str] = N
         cfg.resume = True
     if checkpoint is not None:
         cfg.load_from = trusted(checkpoint) if trust_checkpoint else checkpoint
-    runner = build_runner(cfg)
-    if checkpoint is not None:
-        check_checkpoint(runner, checkpoint, trust_checkpoint, partial_load)
-    runner.train()
+    with annotations_named(cfg):
+        runner = build_runner(cfg)
+        if checkpoint is not None:
+            check_checkpoint(runner, checkpoint, trust_checkpoint, partial_load)
+        runner.train()
     return runner
 
 
@@ -175,9 +178,44 @@ def test(config: str, checkpoint: str, work_dir: Optional[str] = None, out: Opti
         if not out.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--out {out}: the dump must be a .pkl or .pickle file')
         cfg.test_evaluator = _with_dump(cfg.test_evaluator, out)
-    runner = build_runner(cfg)
-    check_checkpoint(runner, checkpoint, trust_checkpoint, partial_load)
-    return runner.test()
+    with annotations_named(cfg):
+        runner = build_runner(cfg)
+        check_checkpoint(runner, checkpoint, trust_checkpoint, partial_load)
+        return runner.test()
+
+
+def _annotation_files(node, data_root: str = '') -> List[str]:
+    """Every ``ann_file`` a config (section) names, joined to its dataset's ``data_root``."""
+    files = []
+    if isinstance(node, dict):
+        data_root = node.get('data_root') or data_root
+        ann_file = node.get('ann_file')
+        if isinstance(ann_file, str) and ann_file:
+            files.append(ann_file if osp.isabs(ann_file) else osp.join(data_root, ann_file))
+        for value in node.values():
+            files += _annotation_files(value, data_root)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            files += _annotation_files(value, data_root)
+    return files
+
+
+@contextmanager
+def annotations_named(cfg: Config) -> Iterator[None]:
+    """Turn a json decoding error deep in a dataset (which names no file) into one naming the broken file."""
+    try:
+        yield
+    except json.JSONDecodeError as err:
+        for path in dict.fromkeys(_annotation_files(cfg.to_dict())):
+            try:
+                with open(path, encoding='utf-8') as file:
+                    json.load(file)
+            except json.JSONDecodeError as broken:
+                raise InputError(f'annotation file {path} is not valid JSON ({broken}); re-export or '
+                                 're-download it') from err
+            except OSError:
+                continue
+        raise
 
 
 def check_checkpoint(runner: Runner, checkpoint: str, trust: bool, partial: bool) -> None:
