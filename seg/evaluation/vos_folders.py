@@ -4,12 +4,20 @@ Layout: ``ROOT/ImageSets/2017/<set>.txt`` lists the sequences,
 ``ROOT/Annotations/480p/<seq>/<frame>.png`` are palette masks (255 = void) and
 ``PRED/<seq>/<frame>.png`` the predictions, one palette PNG per annotated frame.
 
-Semi-supervised (the toolkit's task): objects are the ids of the first frame's
-mask; the first and last frames are not scored; void pixels are not used (the
-toolkit passes none for this task); a prediction with an id above the object
-count is an error, missing objects score as empty masks. Each object gives
-J/F mean, recall and decay; the global numbers average over all objects, and
-J&F-Mean = (J-Mean + F-Mean) / 2.
+Semi-supervised (the toolkit's task): objects are 1..K, K the highest id of the
+first frame's mask; the first and last frames are not scored; void pixels are
+not used (the toolkit passes none for this task); missing objects score as
+empty masks. Each object gives J/F mean, recall and decay; the global numbers
+average over all objects, and J&F-Mean = (J-Mean + F-Mean) / 2.
+
+Objects that first appear after frame 0 (ids above K in later ground-truth
+frames, as in YouTube-VOS-style data) are not scored, as in the toolkit: the
+task gives the tracker only the first frame. The toolkit then stops on a
+prediction holding their ids ("an index higher than the number of objects");
+here those ids are ignored, so an exact copy of the ground truth scores
+J&F = 1, and :func:`evaluate_davis_folder` lists them under ``not_scored``
+(:func:`late_objects`). A predicted id that is no object of the ground truth
+at all is an error.
 
 ``binary`` (DAVIS-2016 style, single salient object, e.g. TMO): every non-zero,
 non-void ground-truth pixel is the object and every non-zero predicted pixel is
@@ -42,6 +50,24 @@ def _read_ids(path: Path) -> np.ndarray:
         raise VOSEvaluationError(str(err)) from None
 
 
+def late_objects(gt: np.ndarray) -> Dict[int, int]:
+    """Objects of a semi-supervised sequence that are not scored: ids above the first frame's highest.
+
+    Args:
+        gt: (T, H, W) ground-truth ids (255 void).
+
+    Returns:
+        {object id: index of the first frame showing it}, ascending ids.
+    """
+    gt = np.where(gt == VOID_ID, 0, gt)
+    num_objects = int(gt[0].max())
+    late = {}
+    for t, frame in enumerate(gt):
+        for object_id in np.unique(frame[frame > num_objects]):
+            late.setdefault(int(object_id), t)
+    return dict(sorted(late.items()))
+
+
 def sequence_measures(gt: np.ndarray, pred: np.ndarray, task: str = 'semi-supervised',
                       sequence: str = '') -> Tuple[np.ndarray, np.ndarray]:
     """Per-object, per-frame J and F of one sequence.
@@ -52,7 +78,11 @@ def sequence_measures(gt: np.ndarray, pred: np.ndarray, task: str = 'semi-superv
         task: ``semi-supervised`` or ``binary``.
 
     Returns:
-        J and F, each (num_objects, T − 2): the first and last frames are not scored.
+        J and F, each (num_objects, T − 2): the first and last frames are not scored, nor are objects that
+        first appear after frame 0 (:func:`late_objects`; their predicted ids are ignored).
+
+    Raises:
+        VOSEvaluationError: shapes differ, a predicted id is no object of the ground truth, an unknown task.
     """
     if gt.shape != pred.shape:
         raise VOSEvaluationError(f'{sequence}: predictions are {pred.shape[1:]} x {pred.shape[0]} frames, ground truth '
@@ -62,9 +92,12 @@ def sequence_measures(gt: np.ndarray, pred: np.ndarray, task: str = 'semi-superv
         gt_objects, pred_objects = (gt > 0)[None], (pred > 0)[None]
     elif task == 'semi-supervised':
         num_objects = int(gt[0].max())
-        if int(pred.max()) > num_objects:
-            raise VOSEvaluationError(f'{sequence}: predictions hold id {int(pred.max())} but the first frame has '
-                                     f'{num_objects} objects')
+        late = late_objects(gt)
+        unknown = [int(i) for i in np.unique(pred) if i > num_objects and int(i) not in late]
+        if unknown:
+            later = f' (and objects {sorted(late)} appearing later, not scored)' if late else ''
+            raise VOSEvaluationError(f'{sequence}: predictions hold id {unknown[0]} but the first frame has '
+                                     f'{num_objects} objects{later}; predict the ids of the first frame\'s mask')
         ids = np.arange(1, num_objects + 1)[:, None, None, None]
         gt_objects, pred_objects = gt[None] == ids, pred[None] == ids
     else:
@@ -119,12 +152,17 @@ def davis_sequences(davis_root: Union[str, Path], subset: str = 'val') -> List[s
 def evaluate_davis_folder(davis_root: Union[str, Path], pred_dir: Union[str, Path], subset: str = 'val',
                           task: str = 'semi-supervised', resolution: str = '480p',
                           sequences: Optional[Iterable[str]] = None) -> Dict:
-    """Score ``pred_dir`` against the DAVIS annotations; see the module docstring and :func:`summarise`."""
+    """Score ``pred_dir`` against the DAVIS annotations; see the module docstring.
+
+    Returns:
+        :func:`summarise`'s dict plus ``not_scored``: ``{sequence: {object id (str): first frame index}}``
+        of the objects that first appear after frame 0 (semi-supervised task; empty when there are none).
+    """
     davis_root, pred_dir = Path(davis_root), Path(pred_dir)
     if not pred_dir.is_dir():
         raise VOSEvaluationError(f'prediction folder {pred_dir} not found')
     names = list(sequences) if sequences is not None else davis_sequences(davis_root, subset)
-    results = {}
+    results, not_scored = {}, {}
     for seq in names:
         gt_paths = sorted((davis_root / 'Annotations' / resolution / seq).glob('*.png'))
         if not gt_paths:
@@ -141,4 +179,7 @@ def evaluate_davis_folder(davis_root: Union[str, Path], pred_dir: Union[str, Pat
         if len(shapes) != 1:
             raise VOSEvaluationError(f'{seq}: predicted frames have different sizes {sorted(shapes)}')
         results[seq] = sequence_measures(gt, np.stack(pred_frames), task, seq)
-    return summarise(results)
+        late = late_objects(gt) if task == 'semi-supervised' else {}
+        if late:
+            not_scored[seq] = {str(i): t for i, t in late.items()}
+    return {**summarise(results), 'not_scored': not_scored}

@@ -12,6 +12,8 @@ from .errors import InputError
 PALETTE_SIZE = 256
 #: DAVIS id of pixels left out of evaluation (object borders of DAVIS 2016).
 VOID_ID = 255
+#: Formats (PIL's names, read from the content, not the suffix) whose compression changes pixel values.
+LOSSY_FORMATS = ('JPEG', 'MPO')
 
 
 class PaletteMaskError(InputError):
@@ -26,6 +28,10 @@ def read_palette_png(path: Union[str, Path]) -> Tuple[np.ndarray, Optional[np.nd
 
     Returns:
         ids (H, W) uint8 and the palette (256, 3) uint8 RGB, or None for a grey PNG.
+
+    Raises:
+        PaletteMaskError: the file is missing, unreadable, a JPEG (whatever its name: compression turns the
+            edges of every object into stray ids) or not an index map.
     """
     path = Path(path)
     if not path.is_file():
@@ -33,11 +39,15 @@ def read_palette_png(path: Union[str, Path]) -> Tuple[np.ndarray, Optional[np.nd
     try:
         with Image.open(path) as im:
             im.load()
-            mode, palette = im.mode, im.getpalette()
+            mode, palette, image_format = im.mode, im.getpalette(), im.format
             ids = np.array(im)
     except (UnidentifiedImageError, OSError) as err:
         raise PaletteMaskError(f'mask {path} is not a readable PNG ({err}); re-export it as an 8-bit palette '
                                f'PNG') from None
+    if image_format in LOSSY_FORMATS:
+        raise PaletteMaskError(f'mask {path} is a JPEG; masks must be lossless (JPEG compression turns object '
+                               f'edges into stray ids): give a palette PNG, or a PNG label image whose pixel '
+                               f'values are object ids (0 background)')
     if mode not in ('P', 'L'):
         raise PaletteMaskError(f'mask {path} has mode {mode}; object masks must be palette (P) or grey (L) PNGs '
                                f'whose pixel values are object ids')

@@ -55,8 +55,8 @@ def test_failure_leaves_nothing(tmp_path):
     write_palette_png(tmp_path / 'small.png', small, davis_palette())
     proc = run(tmp_path / 'frames', tmp_path / 'small.png', '--out', tmp_path / 'out', '--checkpoint',
                tmp_path / 'XMem.pth', '--overlay', tmp_path / 'overlay.mp4')
-    assert proc.returncode == 1 and 'frame size' in proc.stderr
+    assert proc.returncode == 2 and 'frame size' in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ['XMem.pth', 'first.png', 'frames', 'small.png']
     proc = run(tmp_path / 'frames', tmp_path / 'first.png', '--out', tmp_path / 'out', '--checkpoint',
                tmp_path / 'missing.pth')
-    assert proc.returncode == 1 and 'XMem.pth' in proc.stderr and not (tmp_path / 'out').exists()
+    assert proc.returncode == 2 and 'XMem.pth' in proc.stderr and not (tmp_path / 'out').exists()

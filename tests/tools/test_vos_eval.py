@@ -55,9 +55,9 @@ def test_missing_sequence_and_frame_are_named(davis, tmp_path):
     seqs = (davis / 'ImageSets' / '2017' / 'val.txt').read_text().split()
     next((tmp_path / 'pred' / seqs[0]).glob('*.png')).unlink()
     proc = run('--davis-root', davis, '--pred', tmp_path / 'pred', '--json', tmp_path / 'x.json')
-    assert proc.returncode == 1 and 'predicted frames missing' in proc.stderr and not (tmp_path / 'x.json').exists()
+    assert proc.returncode == 2 and 'predicted frames missing' in proc.stderr and not (tmp_path / 'x.json').exists()
     for path in (tmp_path / 'pred' / seqs[1]).glob('*.png'):
         path.unlink()
     (tmp_path / 'pred' / seqs[1]).rmdir()
     proc = run('--davis-root', davis, '--pred', tmp_path / 'pred')
-    assert proc.returncode == 1 and 'predicted frames missing' in proc.stderr or seqs[1] in proc.stderr
+    assert proc.returncode == 2 and 'predicted frames missing' in proc.stderr or seqs[1] in proc.stderr

@@ -8,14 +8,22 @@ Examples::
 
 PRED holds one folder per sequence with one PNG per annotated frame, named like
 the annotations. Prints J&F-Mean and the six sub-measures (``-v``: per
-sequence and object too); ``--json`` writes everything atomically.
+sequence and object too); ``--json`` writes everything atomically. Objects that
+first appear after frame 0 are not scored (the semi-supervised task tracks the
+first frame's objects); one ``note:`` line on stderr names them. Bad input exits
+with status 2 and one ``vos_eval.py: error: ...`` line (``--debug``: the traceback).
 """
 import argparse
 import sys
-from typing import List, Optional
+from typing import Dict, List, Optional
 
+from seg.apis.tool_errors import run_tool
+from seg.evaluation.vos_folders import GLOBAL_MEASURES, TASKS, evaluate_davis_folder
 from seg.fileio.atomic import write_json_atomic
-from seg.evaluation.vos_folders import GLOBAL_MEASURES, TASKS, VOSEvaluationError, evaluate_davis_folder
+from seg.utils.signals import exit_on_sigterm
+
+#: Sequences named in the note on objects that are not scored; the rest are counted.
+NOTE_SEQUENCES = 5
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -27,7 +35,18 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='semi-supervised (per object id) or binary (single salient object)')
     parser.add_argument('--json', metavar='OUT', help='write global, per-sequence and per-object numbers here')
     parser.add_argument('-v', '--verbose', action='store_true', help='also print per-sequence and per-object rows')
+    parser.add_argument('--debug', action='store_true', help='show the full traceback of an error')
     return parser.parse_args(argv)
+
+
+def not_scored_note(not_scored: Dict[str, Dict[str, int]]) -> str:
+    """One line naming the objects that first appear after frame 0, and why they are not scored."""
+    items = [f'{seq} object{"s" if len(late) > 1 else ""} {", ".join(late)} (from frame '
+             f'{", ".join(str(t) for t in late.values())})' for seq, late in not_scored.items()]
+    more = f' and {len(items) - NOTE_SEQUENCES} more sequences' if len(items) > NOTE_SEQUENCES else ''
+    return ('objects that first appear after frame 0 are not scored (semi-supervised task: objects are those of '
+            'the first frame\'s annotation, as in the DAVIS 2017 toolkit): ' + '; '.join(items[:NOTE_SEQUENCES]) +
+            more)
 
 
 def format_table(results: dict, verbose: bool) -> str:
@@ -45,16 +64,18 @@ def format_table(results: dict, verbose: bool) -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    try:
+
+    def work() -> None:
         results = evaluate_davis_folder(args.davis_root, args.pred, subset=args.set, task=args.task)
-    except VOSEvaluationError as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
-    print(format_table(results, args.verbose))
-    if args.json:
-        write_json_atomic(args.json, results)
-        print(f'scores: {args.json}')
-    return 0
+        if results['not_scored']:
+            print(f'vos_eval.py: note: {not_scored_note(results["not_scored"])}', file=sys.stderr)
+        print(format_table(results, args.verbose))
+        if args.json:
+            write_json_atomic(args.json, results)
+            print(f'scores: {args.json}')
+
+    with exit_on_sigterm():
+        return run_tool('vos_eval.py', work, args.debug)
 
 
 if __name__ == '__main__':

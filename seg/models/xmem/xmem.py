@@ -28,8 +28,10 @@ KEY_DIM_KEY = 'key_proj.key_proj.weight'
 VALUE_DIM_KEY = 'value_encoder.fuser.block2.conv2.weight'
 HIDDEN_DIM_KEY = 'decoder.hidden_update.transform.weight'
 VALUE_STEM_KEY = 'value_encoder.conv1.weight'
-#: Keys of a training checkpoint (``*_checkpoint_*.pth``) that wrap the network's state dict.
+#: Keys of an official training checkpoint (``*_checkpoint_*.pth``) that wrap the network's state dict.
 TRAINING_CHECKPOINT_KEYS = {'it', 'network', 'optimizer', 'scheduler'}
+#: Prefix of the network's weights in this project's mmengine checkpoints of ``XMemVOS`` (``state_dict``).
+VOS_NETWORK_PREFIX = 'network.'
 
 
 class XMemCheckpointError(ValueError):
@@ -63,7 +65,8 @@ class XMem(nn.Module):
         missing = [k for k in (KEY_DIM_KEY, VALUE_DIM_KEY) if k not in state_dict]
         if missing:
             raise XMemCheckpointError(f'not an XMem state dict: {missing} missing (expected the official XMem.pth '
-                                      f'layout: key_encoder.*, value_encoder.*, key_proj.*, decoder.*)')
+                                      f'layout: key_encoder.*, value_encoder.*, key_proj.*, decoder.*, or an '
+                                      f'XMemVOS training checkpoint of this project: network.*)')
         hidden = state_dict[HIDDEN_DIM_KEY].shape[0] // 3 if HIDDEN_DIM_KEY in state_dict else 0
         return dict(key_dim=state_dict[KEY_DIM_KEY].shape[0], value_dim=state_dict[VALUE_DIM_KEY].shape[0],
                     hidden_dim=hidden)
@@ -200,9 +203,17 @@ class XMem(nn.Module):
 
 
 def load_xmem_checkpoint(path: Union[str, Path]) -> Dict[str, Tensor]:
-    """The network state dict of an XMem file: a released ``XMem*.pth`` or a training ``*_checkpoint_*.pth``.
+    """The network state dict of an XMem file, in the released layout (``key_encoder.*``, ...).
 
-    Local paths only; read with :func:`~seg.fileio.checkpoint.load_local_checkpoint` (safe unpickling).
+    Accepted: a released ``XMem*.pth`` (optionally with DDP's ``module.`` prefix), an official training
+    ``*_checkpoint_*.pth`` (its ``network`` entry), and this project's mmengine checkpoint of
+    :class:`~seg.models.xmem.XMemVOS` as the Runner saves it (``meta``, ``message_hub``, ... and a
+    ``state_dict`` whose ``network.*`` entries are the network). Local paths only; read with
+    :func:`~seg.fileio.checkpoint.load_local_checkpoint` (safe unpickling).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        XMemCheckpointError: the file is unreadable, untrusted, or holds no state dict.
     """
     path = Path(path)
     if not path.is_file():
@@ -214,6 +225,11 @@ def load_xmem_checkpoint(path: Union[str, Path]) -> Dict[str, Tensor]:
         raise XMemCheckpointError(str(err)) from None
     if isinstance(data, dict) and TRAINING_CHECKPOINT_KEYS <= set(data):
         data = data['network']
+    elif isinstance(data, dict) and isinstance(data.get('state_dict'), dict):
+        data = data['state_dict']
     if not isinstance(data, dict):
         raise XMemCheckpointError(f'{path} holds a {type(data).__name__}, not a state dict')
-    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in data.items()}
+    data = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in data.items()}
+    if any(k.startswith(VOS_NETWORK_PREFIX) for k in data):
+        data = {k[len(VOS_NETWORK_PREFIX):]: v for k, v in data.items() if k.startswith(VOS_NETWORK_PREFIX)}
+    return data

@@ -2,8 +2,8 @@
 from .inference_core import DEFAULT_INFERENCE_CONFIG, TrackingInputError, XMemInferenceCore
 from .kv_memory_store import KeyValueMemoryStore
 from .memory_manager import MemoryManager
-from .object_manager import ObjectManager
+from .object_manager import ObjectManager, as_object_ids
 from .xmem_session import XMemSession
 
 __all__ = ['DEFAULT_INFERENCE_CONFIG', 'TrackingInputError', 'XMemInferenceCore', 'KeyValueMemoryStore',
-           'MemoryManager', 'ObjectManager', 'XMemSession']
+           'MemoryManager', 'ObjectManager', 'XMemSession', 'as_object_ids']

@@ -68,7 +68,11 @@ class XMemInferenceCore:
         config: overrides of :data:`DEFAULT_INFERENCE_CONFIG` (``top_k``, ``mem_every``,
             ``deep_update_every`` (< 0: deep update on memory frames), ``enable_long_term``,
             ``enable_long_term_count_usage``, ``max_mid_term_frames``, ``min_mid_term_frames``,
-            ``num_prototypes``, ``max_long_term_elements``, ``max_internal_size``).
+            ``num_prototypes``, ``max_long_term_elements``, ``max_internal_size``: -1, or the shorter side in
+            pixels (at least :data:`PAD_MULTIPLE`) that larger frames are scaled down to).
+
+    Raises:
+        TrackingInputError: an unknown setting, or a ``max_internal_size`` that is neither.
     """
 
     def __init__(self, network, config: Optional[Dict] = None):
@@ -78,6 +82,11 @@ class XMemInferenceCore:
             raise TrackingInputError(f'unknown XMem inference settings {sorted(unknown)}; known: '
                                      f'{sorted(DEFAULT_INFERENCE_CONFIG)}')
         self.config = {**DEFAULT_INFERENCE_CONFIG, **(config or {}), 'hidden_dim': network.hidden_dim}
+        internal = self.config['max_internal_size']
+        if isinstance(internal, bool) or not isinstance(internal, int) or not (internal == -1 or
+                                                                              internal >= PAD_MULTIPLE):
+            raise TrackingInputError(f'max_internal_size must be -1 (process frames at their own size) or a '
+                                     f'shorter-side length of at least {PAD_MULTIPLE} pixels, got {internal!r}')
         self.network = network
         self.mem_every = self.config['mem_every']
         self.deep_update_every = self.config['deep_update_every']

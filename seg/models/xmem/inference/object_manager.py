@@ -9,6 +9,42 @@ from .inference_core import TrackingInputError
 
 #: Mask values that are not objects: background and the DAVIS void colour.
 NOT_OBJECTS = (0, 255)
+#: Largest value an object-id mask may hold (ids are palette indices).
+MAX_ID = 255
+
+
+def as_object_ids(ids, frame: int) -> np.ndarray:
+    """``ids`` as an (H, W) uint8 object-id mask, or a :class:`TrackingInputError` naming what is wrong.
+
+    Args:
+        ids: (H, W) array of object ids (0 background, 255 void): any integer or boolean dtype, or floats
+            holding whole numbers.
+        frame: the frame it is given for, for the message.
+
+    Raises:
+        TrackingInputError: not two-dimensional (an RGB image or a stack of masks), not whole numbers (a soft
+            mask), or ids outside 0..255.
+    """
+    ids = np.asarray(ids)
+    if ids.ndim == 3 and ids.shape[2] in (3, 4):
+        raise TrackingInputError(f'mask of frame {frame} has {ids.shape[2]} channels (shape {ids.shape}: an RGB '
+                                 f'image?); give (H, W) object ids: a palette PNG, a grey PNG of ids, or the '
+                                 f'palette indices of the image, not its colours')
+    if ids.ndim != 2:
+        raise TrackingInputError(f'mask of frame {frame} has shape {ids.shape}; give (H, W) object ids, one map '
+                                 f'for all objects (not a stack of per-object masks)')
+    if ids.dtype == np.bool_:
+        return ids.astype(np.uint8)
+    if not (np.issubdtype(ids.dtype, np.integer) or np.issubdtype(ids.dtype, np.floating)):
+        raise TrackingInputError(f'mask of frame {frame} has dtype {ids.dtype}; give integer object ids')
+    if ids.size and np.issubdtype(ids.dtype, np.floating) and not np.array_equal(ids, np.round(ids)):
+        raise TrackingInputError(f'mask of frame {frame} holds values that are not whole numbers (a soft or '
+                                 f'resized mask?); object ids must be whole numbers: threshold or round it first')
+    if ids.size and (ids.min() < 0 or ids.max() > MAX_ID):
+        raise TrackingInputError(f'object ids must lie in 0..{MAX_ID} (palette indices; 255 is void), but the '
+                                 f'mask of frame {frame} holds {ids.min():g}..{ids.max():g}; renumber the '
+                                 f'objects 1..N')
+    return ids.astype(np.uint8)
 
 
 class ObjectManager:

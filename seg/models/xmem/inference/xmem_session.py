@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from .inference_core import TrackingInputError, XMemInferenceCore
-from .object_manager import ObjectManager
+from .object_manager import ObjectManager, as_object_ids
 
 
 class XMemSession:
@@ -51,7 +51,8 @@ class XMemSession:
 
         Args:
             image: (3, H, W) float32 ImageNet-normalised RGB, on any device.
-            ids: (H, W) integer object ids given on this frame (0 background, 255 void), or None.
+            ids: (H, W) object ids given on this frame (0 background, 255 void; see
+                :func:`~.object_manager.as_object_ids`), or None.
             end: this is the video's last frame: nothing is memorised (the result is the same).
 
         Returns:
@@ -59,14 +60,14 @@ class XMemSession:
             with ``ids``, the pixels of the objects it shows keep their given ids.
 
         Raises:
-            TrackingInputError: ``ids`` of another size than the frame or showing no object, no ids
-                on frame 0, a frame of another size than the first.
+            TrackingInputError: ``ids`` that are no (H, W) map of ids in 0..255, of another size than the
+                frame or showing no object, no ids on frame 0, a frame of another size than the first.
         """
         image = image.to(self.device)
         if ids is None:
             prob = self.core.step(image, end=end)
         else:
-            ids = np.asarray(ids)
+            ids = as_object_ids(ids, self.num_frames)
             size = tuple(image.shape[-2:])
             if ids.shape != size:
                 raise TrackingInputError(f'mask of frame {self.num_frames} is {"x".join(map(str, ids.shape))} but '
