@@ -41,7 +41,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     import seg  # noqa: F401  (registries, ops backend)
     from seg.apis.tool_errors import run_tool
     from seg.apis.track import track_to_folder
-    from seg.utils.signals import exit_on_sigterm
+    from seg.fileio.atomic import sigterm_exits
 
     def work() -> None:
         out = track_to_folder(args.video, args.masks, args.out, checkpoint=args.checkpoint, overlay=args.overlay,
@@ -49,7 +49,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                               progress=True)
         print(f'masks: {out}' + (f'\noverlay: {args.overlay}' if args.overlay else ''))
 
-    with exit_on_sigterm():
+    with sigterm_exits():
         return run_tool('track.py', work, args.debug)
 
 

@@ -20,7 +20,7 @@ from typing import Dict, List, Optional
 from seg.apis.tool_errors import run_tool
 from seg.evaluation.vos_folders import GLOBAL_MEASURES, TASKS, evaluate_davis_folder
 from seg.fileio.atomic import write_json_atomic
-from seg.utils.signals import exit_on_sigterm
+from seg.fileio.atomic import sigterm_exits
 
 #: Sequences named in the note on objects that are not scored; the rest are counted.
 NOTE_SEQUENCES = 5
@@ -74,7 +74,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             write_json_atomic(args.json, results)
             print(f'scores: {args.json}')
 
-    with exit_on_sigterm():
+    with sigterm_exits():
         return run_tool('vos_eval.py', work, args.debug)
 
 
