@@ -19,8 +19,7 @@ from typing import Dict, List, Optional
 
 from seg.apis.tool_errors import run_tool
 from seg.evaluation.vos_folders import GLOBAL_MEASURES, TASKS, evaluate_davis_folder
-from seg.fileio.atomic import write_json_atomic
-from seg.fileio.atomic import sigterm_exits
+from seg.fileio.atomic import sigterm_exits, write_json_atomic
 
 #: Sequences named in the note on objects that are not scored; the rest are counted.
 NOTE_SEQUENCES = 5
