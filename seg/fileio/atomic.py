@@ -66,6 +66,19 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _remove_dead_parts(folder: Path, pattern: re.Pattern) -> List[Path]:
+    """Remove the entries of ``folder`` matching ``pattern`` (group 1: a pid) whose process is gone."""
+    if not folder.is_dir():
+        return []
+    removed = []
+    for path in sorted(folder.iterdir()):
+        found = pattern.fullmatch(path.name)
+        if found and not _pid_alive(int(found.group(1))):
+            _remove(path)
+            removed.append(path)
+    return removed
+
+
 def remove_stale_parts(target: PathLike) -> List[Path]:
     """Remove the temporary siblings of ``target`` whose process is gone (it was killed before it could clean up).
 
@@ -78,16 +91,12 @@ def remove_stale_parts(target: PathLike) -> List[Path]:
         The removed paths.
     """
     target = Path(target)
-    if not target.parent.is_dir():
-        return []
-    pattern = _part_pattern(target)
-    removed = []
-    for path in sorted(target.parent.iterdir()):
-        found = pattern.fullmatch(path.name)
-        if found and not _pid_alive(int(found.group(1))):
-            _remove(path)
-            removed.append(path)
-    return removed
+    return _remove_dead_parts(target.parent, _part_pattern(target))
+
+
+def remove_stale_parts_in(folder: PathLike) -> List[Path]:
+    """:func:`remove_stale_parts` for every target in ``folder`` (e.g. the checkpoints of a work_dir)."""
+    return _remove_dead_parts(Path(folder), re.compile(rf'\..+\.(\d+)\.[0-9a-f]+{re.escape(PART_SUFFIX)}'))
 
 
 def check_writable(target: PathLike) -> None:

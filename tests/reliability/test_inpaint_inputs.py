@@ -23,7 +23,7 @@ from seg.apis.inpaint import MAX_HOLE_FRACTION, InpaintInputError, inpaint_video
 from seg.apis.tool_errors import describe
 from seg.evaluation.functional.inpainting_metrics import PSNR_CAP_DB, format_score_table, psnr
 from seg.evaluation.inpaint_folders import InpaintFoldersError, evaluate_inpainting_folders
-from seg.fileio.atomic import check_writable, remove_stale_parts, sigterm_exits, temp_sibling
+from seg.fileio.atomic import check_writable, remove_stale_parts, remove_stale_parts_in, sigterm_exits, temp_sibling
 from seg.fileio.frames import FolderFrames, FolderWriter, VideoWriter
 
 REPO = Path(__file__).resolve().parents[2]
@@ -282,6 +282,16 @@ def test_remove_stale_parts_removes_only_those_of_gone_processes(tmp_path):
     assert remove_stale_parts(target) == sorted([stale_dir, stale_file])
     assert everything_in(tmp_path) == sorted(p.name for p in kept)
     assert remove_stale_parts(tmp_path / 'missing' / 'out.mp4') == []
+
+
+def test_remove_stale_parts_in_a_folder_takes_every_target(tmp_path):
+    gone, alive = dead_pid(), os.getppid()
+    stale = [tmp_path / f'.iter_3.pth.{gone}.0a1b2c3d.part', tmp_path / f'.last_checkpoint.{gone}.ff.part']
+    kept = [tmp_path / f'.iter_6.pth.{alive}.0a1b2c3d.part', tmp_path / 'iter_3.pth']
+    for path in stale + kept:
+        path.write_bytes(b'')
+    assert remove_stale_parts_in(tmp_path) == sorted(stale)
+    assert everything_in(tmp_path) == sorted(p.name for p in kept)
 
 
 def test_sigterm_raises_system_exit_inside_the_block_only():

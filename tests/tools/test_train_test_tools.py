@@ -79,11 +79,14 @@ def test_kill_9_then_resume_continues(tmp_path):
     assert killed_at < 12
     last = Path((work_dir / 'last_checkpoint').read_text().strip())
     resumed_from = int(last.stem.split('_')[1])
+    half_written = work_dir / f'.iter_9.pth.{proc.pid}.0a1b2c3d.part'  # as a kill during a save leaves it
+    half_written.write_bytes(b'half a checkpoint')
 
     proc = run_tool('tools/train.py', CONFIG, '--work-dir', work_dir, '--resume',
                     *short(12, 3, 'train_cfg.val_interval=100'))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f'resumed epoch: 0, iter: {resumed_from}' in proc.stdout + proc.stderr
+    assert not half_written.exists() and f'removed {half_written}' in proc.stdout + proc.stderr
     runs = sorted(work_dir.glob('*/vis_data/scalars.json'))
     assert len(runs) == 2
     second = [json.loads(line) for line in runs[1].read_text().splitlines() if 'loss' in line]

@@ -6,6 +6,7 @@ from mmengine.device import get_device
 from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
+from seg.fileio.atomic import remove_stale_parts_in
 from seg.registry import RUNNERS
 
 #: mmengine messages about its own internals that a user can do nothing about; kept off the console.
@@ -32,6 +33,8 @@ class FastSAM2Runner(Runner):
 
     The full environment report, config and hook table still go to
     ``<work_dir>/<timestamp>/<timestamp>.log`` exactly as mmengine writes them.
+    On start it removes the half-written checkpoints (``.<name>.<pid>.<hex>.part``)
+    of runs in the same work_dir that were killed while saving.
     """
 
     def build_logger(self, *args, **kwargs) -> MMLogger:
@@ -45,6 +48,8 @@ class FastSAM2Runner(Runner):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._console_filter.setting_up = False
+        for path in remove_stale_parts_in(self.work_dir):
+            self.logger.warning(f'removed {path}, a checkpoint left half-written by a run that was killed')
         config = self.cfg.filename or '(config object)'
         self.logger.info(f'{self.experiment_name}: {config} on {get_device()}, {self.world_size} process(es), '
                          f'distributed: {self.distributed}, seed {self.seed}; work_dir {self.work_dir}; full set-up '
