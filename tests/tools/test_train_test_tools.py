@@ -44,6 +44,11 @@ def test_train_then_test_reports_pq(tmp_path):
     work_dir = tmp_path / 'run'
     proc = run_tool('tools/train.py', CONFIG, '--work-dir', work_dir, *short(4, 2))
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # a short header, not mmengine's environment / config / hook dumps (those go to the log file), and no warnings
+    console = proc.stdout + proc.stderr
+    assert 'distributed: False' in console and 'Config:' not in console and 'Hooks will be executed' not in console
+    assert 'Warning' not in console and 'WARNING' not in console
+    assert 'Config:' in next(work_dir.glob('*/*.log')).read_text()
     ckpt = Path((work_dir / 'last_checkpoint').read_text().strip())
     assert ckpt.name == 'iter_4.pth' and ckpt.is_file()
 
