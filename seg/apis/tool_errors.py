@@ -91,8 +91,7 @@ def run_tool(prog: str, work: Callable[[], object], debug: bool = False) -> int:
     """
     try:
         work()
-    except (InputError, FileNotFoundError, NotADirectoryError, PermissionError, IsADirectoryError, KeyError,
-            TypeError, OSError) as err:
+    except (InputError, KeyError, TypeError, OSError) as err:
         message = describe(err)
         if debug or message is None:
             raise
