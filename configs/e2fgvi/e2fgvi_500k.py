@@ -9,8 +9,9 @@
 #   the official generator starts its flow network from it and the flow
 #   completion loss measures ground-truth flows with a frozen copy.
 # Fine-tune from the released weights with
-#   --cfg-options load_from=checkpoints/E2FGVI-CVPR22.pth
-# (a bare generator state_dict loads into model.generator; the discriminator starts fresh).
+#   --partial-load --cfg-options load_from=checkpoints/E2FGVI-CVPR22.pth
+# (a bare generator state_dict loads into model.generator; the file has no discriminator, which starts
+# fresh: --partial-load says that is on purpose).
 # Evaluate with configs/e2fgvi/e2fgvi_test.py.
 _base_ = ['../_base_/default_runtime.py']
 
