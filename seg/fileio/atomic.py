@@ -51,7 +51,7 @@ def _part_pattern(target: Path) -> re.Pattern:
     return re.compile(rf'\.{re.escape(target.name)}\.(\d+)\.[0-9a-f]+{re.escape(PART_SUFFIX)}')
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Whether ``pid`` is a process on this machine (this one counts; so does one we may not signal)."""
     if pid == os.getpid():
         return True
@@ -73,7 +73,7 @@ def _remove_dead_parts(folder: Path, pattern: re.Pattern) -> List[Path]:
     removed = []
     for path in sorted(folder.iterdir()):
         found = pattern.fullmatch(path.name)
-        if found and not _pid_alive(int(found.group(1))):
+        if found and not pid_alive(int(found.group(1))):
             _remove(path)
             removed.append(path)
     return removed

@@ -17,7 +17,7 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from seg.fileio.atomic import write_json_atomic
+from seg.fileio.atomic import pid_alive, write_json_atomic
 from .layouts import IMAGE_LAYOUTS, LAYOUTS, WRITERS
 
 #: Where :func:`make_all` and the CLI write by default (relative to the working folder).
@@ -149,16 +149,6 @@ def _read_meta(root: Path) -> Optional[dict]:
         return None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: existence check only
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
 def _remove_stale(root: Path) -> None:
     """Remove temporary siblings of ``root`` left by runs whose process is gone."""
     for prefix in (f'.{root.name}.tmp-', f'.{root.name}.old-'):
@@ -167,7 +157,7 @@ def _remove_stale(root: Path) -> None:
                 pid = int(p.name[len(prefix):].split('-')[0])
             except ValueError:
                 continue
-            if pid != os.getpid() and not _pid_alive(pid):
+            if not pid_alive(pid):
                 shutil.rmtree(p, ignore_errors=True)
 
 
