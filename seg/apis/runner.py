@@ -87,6 +87,18 @@ def init_cpu_process_group(launcher: str, backend: str = 'gloo') -> None:
                             world_size=int(os.environ['WORLD_SIZE']))
 
 
+def close_process_group() -> None:
+    """Wait for every process, then close the process group (a no-op in one process).
+
+    A gloo process that exits with its group open, or closes it while a peer
+    still talks to it, is sometimes aborted by the C++ runtime ("terminate
+    called without an active exception", exit code 134) after a successful run.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def build_runner(cfg: Config) -> Runner:
     """Build the Runner named by ``cfg.runner_type`` (:class:`FastSAM2Runner` by default)."""
     init_cpu_process_group(cfg.launcher, cfg.env_cfg.get('dist_cfg', {}).get('backend', 'gloo'))
@@ -140,6 +152,7 @@ def train(config: str, work_dir: Optional[str] = None, resume: Optional[str] = N
         if checkpoint is not None:
             check_checkpoint(runner, checkpoint, trust_checkpoint, partial_load)
         runner.train()
+    close_process_group()
     return runner
 
 
@@ -181,7 +194,9 @@ def test(config: str, checkpoint: str, work_dir: Optional[str] = None, out: Opti
     with annotations_named(cfg):
         runner = build_runner(cfg)
         check_checkpoint(runner, checkpoint, trust_checkpoint, partial_load)
-        return runner.test()
+        metrics = runner.test()
+    close_process_group()
+    return metrics
 
 
 def _annotation_files(node, data_root: str = '') -> List[str]:

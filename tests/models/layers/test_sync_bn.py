@@ -60,6 +60,8 @@ WORKER = textwrap.dedent('''
     (out * torch.arange(out.numel()).view_as(out).float().sin()).sum().backward()
     torch.save(dict(out=out.detach(), grad=x.grad, mean=bn.running_mean, var=bn.running_var,
                     weight_grad=bn.weight.grad), f'{data}.{rank}')
+    # as seg.apis.runner.close_process_group: without the barrier gloo sometimes aborts at exit
+    dist.barrier()
     dist.destroy_process_group()
 ''')
 
