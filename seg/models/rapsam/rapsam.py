@@ -75,7 +75,10 @@ class RapSAM(BaseDetector):
         (K, H, W) bool and ``pred_instances.ious`` (K,), one per prompt.
         Masks are at ``ori_shape`` when ``rescale``, else at ``img_shape``.
         """
-        feats = self.extract_feat(inputs)
+        return self.predict_from_features(self.extract_feat(inputs), data_samples, rescale)
+
+    def predict_from_features(self, feats: Tensor, data_samples: SampleList, rescale: bool = True) -> SampleList:
+        """:meth:`predict` on neck features (B·T, C, H/4, W/4) instead of images."""
         if uses_prompts(data_samples) and len(data_samples[0].gt_instances_collected) == 0:
             return data_samples
         cls_logits, mask_logits, ious, _ = self.panoptic_head.predict(feats, data_samples)

@@ -96,6 +96,7 @@ class RapSAMVideoHead(BaseModule):
         self.temperature = temperature
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
+        self.sync_loss_normalisers = True
 
         if class_embed_path is not None:
             class_embed = load_class_embeddings(class_embed_path, num_classes=self.num_classes)
@@ -203,25 +204,33 @@ class RapSAMVideoHead(BaseModule):
         return queries, group[:, None] != group[None, :]
 
     # ------------------------------------------------------------------ forward
-    def forward(self, x: Tensor, data_samples: SampleList) -> Tuple[List[Tensor], List[Tensor], List[Tensor], Tensor]:
+    def forward(self, x: Tensor, data_samples: Optional[SampleList],
+                prompt_queries: Optional[Tensor] = None) -> Tuple[List[Tensor], List[Tensor], List[Tensor], Tensor]:
         """Decode queries on the neck features.
 
         Args:
             x: (B·T, C, H, W) stride-4 features (T frames per clip, T = 1 for images).
-            data_samples: DetDataSamples (images) or TrackDataSamples (clips).
+            data_samples: DetDataSamples (images) or TrackDataSamples (clips); may be
+                None when ``prompt_queries`` are given for images.
+            prompt_queries: (B, K, C) ready-made prompt queries (e.g. FastSAM2's
+                prompt fusion), one token each, decoded on the prompt path
+                instead of the boxes of ``gt_instances_collected``.
 
         Returns:
             Per stage and then the adaptor (``num_stages`` + 1 entries): class
             logits (B, N, C+1), mask logits (B, N, H, W) for images or (B, N, T, H, W)
             for clips, IoU predictions (B, N, 1); and the final queries (B, N, C).
         """
-        num_frames = len(data_samples[0]) if isinstance(data_samples[0], TrackDataSample) else 0
-        bs = len(data_samples)
+        num_frames = len(data_samples[0]) if data_samples and isinstance(data_samples[0], TrackDataSample) else 0
+        bs = x.size(0) // max(num_frames, 1)
         features = x
         if num_frames:
             features = x.unflatten(0, (bs, num_frames)).transpose(1, 2).flatten(2, 3)
-        prompt_mode = uses_prompts(data_samples)
-        if prompt_mode:
+        prompt_mode = prompt_queries is not None or uses_prompts(data_samples)
+        if prompt_queries is not None:
+            queries = prompt_queries
+            attn_mask = ~torch.eye(queries.size(1), dtype=torch.bool, device=queries.device)
+        elif prompt_mode:
             queries, attn_mask = self.prompt_queries(data_samples)
         else:
             queries, attn_mask = self.kernels.weight[None].repeat(bs, 1, 1), None
@@ -250,14 +259,15 @@ class RapSAMVideoHead(BaseModule):
         all_masks.append(unstack(torch.einsum('bnc,bchw->bnhw', queries, features)))
         return all_cls, all_masks, all_ious, queries
 
-    def predict(self, x: Tensor, data_samples: SampleList) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Adaptor outputs with masks resized (bilinear) to ``batch_input_shape``.
+    def predict(self, x: Tensor, data_samples: SampleList,
+                prompt_queries: Optional[Tensor] = None) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Adaptor outputs with masks resized (bilinear) to ``batch_input_shape`` (see :meth:`forward`).
 
         Returns:
             class logits (B, N, C+1), mask logits (B, N, H_in, W_in) — (B, N, T, H_in, W_in)
             for clips —, IoU (B, N, 1) and queries (B, N, C).
         """
-        all_cls, all_masks, all_ious, queries = self(x, data_samples)
+        all_cls, all_masks, all_ious, queries = self(x, data_samples, prompt_queries)
         first = data_samples[0][0] if isinstance(data_samples[0], TrackDataSample) else data_samples[0]
         size = first.metainfo['batch_input_shape']
         masks = all_masks[-1]
@@ -291,6 +301,15 @@ class RapSAMVideoHead(BaseModule):
             for name, value in stage_loss(cls_logits, masks, ious, targets).items():
                 losses[prefix + name] = value
         return losses
+
+    def average_over_processes(self, value: Tensor) -> Tensor:
+        """The mean of ``value`` over the processes of a distributed run (mmdet's ``reduce_mean``).
+
+        With ``sync_loss_normalisers = False`` it is ``value`` itself: a model that
+        routes tasks per sample (FastSAM2) computes a task's losses only on the
+        processes whose batch holds that task, so no collective may run inside them.
+        """
+        return reduce_mean(value) if self.sync_loss_normalisers else value
 
     def _panoptic_targets(self, data_samples: SampleList) -> List[InstanceData]:
         targets = []
@@ -347,7 +366,7 @@ class RapSAMVideoHead(BaseModule):
         cls_avg = class_weight[flat_labels].sum() if class_weight is not None else flat_labels.numel()
         loss_cls = self.loss_cls(cls_logits.flatten(0, 1), flat_labels, torch.ones_like(flat_labels).float(),
                                  avg_factor=cls_avg)
-        num_total = max(reduce_mean(cls_logits.new_tensor([num_pos])).item(), 1.0)
+        num_total = max(self.average_over_processes(cls_logits.new_tensor([num_pos])).item(), 1.0)
         pos_logits = mask_logits[positive]
         if len(mask_targets) == 0:
             zero = pos_logits.sum()
@@ -388,7 +407,7 @@ class RapSAMVideoHead(BaseModule):
         logits = mask_logits.flatten(0, 1)
         # The mean over all prompt masks of the batch (the official divides by the prompts of
         # one image, which is the same at its batch size of 1).
-        num_total = max(reduce_mean(cls_logits.new_tensor([float(logits.size(0))])).item(), 1.0)
+        num_total = max(self.average_over_processes(cls_logits.new_tensor([float(logits.size(0))])).item(), 1.0)
         loss_mask, loss_dice = self._point_losses(logits, mask_targets, num_total, per_mask=True)
         iou_target = (1 - loss_dice / self.loss_dice.loss_weight).detach()
         loss_iou = F.mse_loss(ious.flatten(), iou_target, reduction='sum') / num_total * IOU_LOSS_WEIGHT
