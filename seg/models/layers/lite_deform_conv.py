@@ -1,15 +1,15 @@
 """YOSO's lightweight deformable top-down aggregation (``LiteDeformConv``).
 
-Four backbone levels (strides 4, 8, 16, 32) are fused top-down: each level is
-halved in channels by a 1×1 lateral conv, the coarser sum is upsampled ×2 by a
-:class:`DeformUpsample` (modulated 3×3 deform conv → norm → ReLU → 4×4
-transposed conv → norm → ReLU) and added.  The four sums are then projected to
-``agg_dim`` channels, resized to stride 4, added to a learnt bias and refined by
-a 3×3 conv.  Attribute names follow the official state_dict (``deconv.*`` in
-``YOSONeck``).
+Consecutive backbone levels (YOSO: four, strides 4, 8, 16, 32) are fused
+top-down: each level is halved in channels by a 1×1 lateral conv, the coarser
+sum is upsampled ×2 by a :class:`DeformUpsample` (modulated 3×3 deform conv →
+norm → ReLU → 4×4 transposed conv → norm → ReLU) and added.  The sums are then
+projected to ``agg_dim`` channels, resized bilinearly to stride 4, added to a
+learnt bias and refined by a 3×3 conv.  Attribute names follow the official
+state_dict (``deconv.*`` in ``YOSONeck``).
 """
 import math
-from typing import List, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -21,6 +21,8 @@ from torch import Tensor
 from seg.ops import ModulatedDeformConv2d
 from mmdet.utils import ConfigType
 
+#: Stride (input pixels per feature pixel) of the fused output.
+OUTPUT_STRIDE = 4
 # 3×3 kernel: 9 taps × (dy, dx) offsets + 9 modulation scalars.
 _OFFSET_CHANNELS = 27
 
@@ -68,46 +70,71 @@ class DeformUpsample(nn.Module):
 
 
 class LiteDeformConv(nn.Module):
-    """Top-down deformable fusion of four backbone levels into one stride-4 map.
+    """Top-down deformable fusion of consecutive backbone levels into one stride-4 map.
+
+    Submodules are named from the coarsest level down: ``lateral_conv0`` reads
+    the coarsest input, ``deform_conv{j}``/``lateral_conv{j}`` add the j-th
+    finer one, and ``conv_a{k}`` projects the sum at stride ``2**k``.  With the
+    defaults and four levels this is the official layout exactly.
 
     Args:
         agg_dim: channels of the fused output.
-        backbone_shape: channels of the stride 4, 8, 16, 32 inputs.
+        backbone_shape: channels of the inputs, finest first; at least two
+            levels, each at twice the stride of the one before.
         norm_cfg: norm used inside the :class:`DeformUpsample` blocks.
+        finest_stride: stride (input pixels per feature pixel) of the first
+            input; a power of two, at least 4 (the output's stride).
     """
 
-    def __init__(self, agg_dim: int, backbone_shape: Sequence[int], norm_cfg: ConfigType = dict(type='SyncBN')):
+    def __init__(self,
+                 agg_dim: int,
+                 backbone_shape: Sequence[int],
+                 norm_cfg: ConfigType = dict(type='SyncBN'),
+                 finest_stride: int = 4):
         super().__init__()
-        if len(backbone_shape) != 4:
-            raise ValueError(f'LiteDeformConv fuses 4 backbone levels; backbone_shape={list(backbone_shape)}')
-        c2, c3, c4, c5 = (c // 2 for c in backbone_shape)
-        self.lateral_conv0 = nn.Conv2d(backbone_shape[3], c5, kernel_size=1)
-        self.deform_conv1 = DeformUpsample(c5, c4, norm_cfg)
-        self.lateral_conv1 = nn.Conv2d(backbone_shape[2], c4, kernel_size=1)
-        self.deform_conv2 = DeformUpsample(c4, c3, norm_cfg)
-        self.lateral_conv2 = nn.Conv2d(backbone_shape[1], c3, kernel_size=1)
-        self.deform_conv3 = DeformUpsample(c3, c2, norm_cfg)
-        self.lateral_conv3 = nn.Conv2d(backbone_shape[0], c2, kernel_size=1)
+        if len(backbone_shape) < 2:
+            raise ValueError(f'LiteDeformConv fuses at least 2 backbone levels; backbone_shape={list(backbone_shape)}')
+        if finest_stride < OUTPUT_STRIDE or finest_stride & (finest_stride - 1):
+            raise ValueError(f'LiteDeformConv: finest_stride must be a power of two >= {OUTPUT_STRIDE}, '
+                             f'got {finest_stride}')
+        num_levels = len(backbone_shape)
+        coarse_to_fine = list(backbone_shape)[::-1]
+        halved = [c // 2 for c in coarse_to_fine]
+        finest_level = finest_stride.bit_length() - 1
+        #: log2 of each fused sum's stride, coarsest first (YOSO: 5, 4, 3, 2).
+        self.levels = [finest_level + num_levels - 1 - j for j in range(num_levels)]
+        self.lateral_conv0 = nn.Conv2d(coarse_to_fine[0], halved[0], kernel_size=1)
+        for j in range(1, num_levels):
+            setattr(self, f'deform_conv{j}', DeformUpsample(halved[j - 1], halved[j], norm_cfg))
+            setattr(self, f'lateral_conv{j}', nn.Conv2d(coarse_to_fine[j], halved[j], kernel_size=1))
         self.output_conv = nn.Conv2d(agg_dim, agg_dim, kernel_size=3, padding=1)
         self.bias = nn.Parameter(torch.zeros(1, agg_dim, 1, 1))
-        self.conv_a5 = nn.Conv2d(c5, agg_dim, kernel_size=1, bias=False)
-        self.conv_a4 = nn.Conv2d(c4, agg_dim, kernel_size=1, bias=False)
-        self.conv_a3 = nn.Conv2d(c3, agg_dim, kernel_size=1, bias=False)
-        self.conv_a2 = nn.Conv2d(c2, agg_dim, kernel_size=1, bias=False)
+        for level, channels in zip(self.levels, halved):
+            setattr(self, f'conv_a{level}', nn.Conv2d(channels, agg_dim, kernel_size=1, bias=False))
 
-    def forward(self, feats: List[Tensor]) -> Tuple[Tensor, Tuple[Tensor, Tensor, Tensor]]:
-        """Fuse ``[c2, c3, c4, c5]`` (strides 4–32; each level exactly twice the next one's size).
+    def forward(self, feats: Sequence[Tensor]) -> Tuple[Tensor, Tuple[Tensor, ...]]:
+        """Fuse the input levels, finest first (YOSO: ``[c2, c3, c4, c5]``, strides 4–32).
+
+        The first ``len(backbone_shape)`` entries are read.  Each level must be
+        exactly twice the next one's size; the finest one is (B, C_0, H/s, W/s)
+        for the constructor's ``finest_stride`` s.
 
         Returns:
             The fused (B, agg_dim, H/4, W/4) map and the projected coarser sums
-            (x5, x4, x3), each (B, agg_dim, ·, ·) at its own stride.
+            (YOSO: x5, x4, x3), coarsest first, each (B, agg_dim, ·, ·) at its
+            own stride.
         """
-        x5 = self.lateral_conv0(feats[3])
-        x4 = self.lateral_conv1(feats[2]) + self.deform_conv1(x5)
-        x3 = self.lateral_conv2(feats[1]) + self.deform_conv2(x4)
-        x2 = self.lateral_conv3(feats[0]) + self.deform_conv3(x3)
-        x5, x4, x3 = self.conv_a5(x5), self.conv_a4(x4), self.conv_a3(x3)
-        up5, up4, up3 = (F.interpolate(level, scale_factor=factor, mode='bilinear', align_corners=False)
-                         for level, factor in ((x5, 8), (x4, 4), (x3, 2)))
-        fused = up5 + up4 + up3 + self.conv_a2(x2) + self.bias
-        return self.output_conv(fused), (x5, x4, x3)
+        coarsest = len(self.levels) - 1
+        x = self.lateral_conv0(feats[coarsest])
+        sums = [x]
+        for j in range(1, len(self.levels)):
+            x = getattr(self, f'lateral_conv{j}')(feats[coarsest - j]) + getattr(self, f'deform_conv{j}')(x)
+            sums.append(x)
+        projected = [getattr(self, f'conv_a{level}')(x) for level, x in zip(self.levels, sums)]
+        fused = None
+        for level, x in zip(self.levels, projected):
+            factor = 2**level // OUTPUT_STRIDE
+            if factor > 1:
+                x = F.interpolate(x, scale_factor=factor, mode='bilinear', align_corners=False)
+            fused = x if fused is None else fused + x
+        return self.output_conv(fused + self.bias), tuple(projected[:-1])
