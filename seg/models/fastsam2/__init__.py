@@ -1,4 +1,5 @@
 """FastSAM2: RapSAM grown into one multi-task model (task router, prompt fusion, streaming memory)."""
 from .lite_dfpn import LiteDFPN
+from .streaming_memory_adapter import StreamingMemoryAdapter
 
-__all__ = ['LiteDFPN']
+__all__ = ['LiteDFPN', 'StreamingMemoryAdapter']
