@@ -223,7 +223,7 @@ class FastSAM2(RapSAM):
             if 'prompts' in frame:
                 queries, _ = self._prompt_queries([frame.prompts], [frame])
                 prompts = {k: q for k, q in enumerate(queries[0])}
-            if prompts is None and not self.memory.object_ids():
+            if prompts is None and not self.memory.object_ids:
                 logits = feats.new_zeros((0,) + feats.shape[-2:])
             else:
                 _, logits = self.memory.step(feats[t], prompts, decode=self._decode_frame)
@@ -259,7 +259,7 @@ class FastSAM2(RapSAM):
             ids = sorted(prompts)
             fused, _ = self._prompt_queries([InstanceData.cat([prompts[i] for i in ids])], [frame])
             queries = dict(zip(ids, fused[0]))
-        if queries is None and not self.memory.object_ids():
+        if queries is None and not self.memory.object_ids:
             return [], frame_feats.new_zeros((0,) + tuple(frame.metainfo['ori_shape'][:2]))
         ids, logits = self.memory.step(frame_feats, queries, remove=remove, decode=self._decode_frame)
         return ids, self.frame_logits(logits, frame, rescale=True)
