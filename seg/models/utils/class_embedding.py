@@ -17,9 +17,7 @@ a bare tensor) load here unchanged.
 Only :func:`build_openclip_text_encoder` needs OpenCLIP (``pip install
 open_clip_torch``); it is imported when that function is called.
 """
-import difflib
 import os
-import pickle
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
@@ -30,6 +28,7 @@ from torch import Tensor
 from seg.fileio.atomic import atomic_path
 from seg.fileio.checkpoint import load_local_checkpoint
 from seg.fileio.errors import InputError
+from .openclip_text import build_openclip_text_tower, import_open_clip
 
 __all__ = [
     'VILD_TEMPLATES', 'DEFAULT_EMBEDDING_DIR', 'ClassEmbeddingNotFoundError', 'split_class_name',
@@ -291,16 +290,6 @@ def read_class_names(spec: str) -> Tuple[List[str], str]:
     return names, vocabulary
 
 
-def import_open_clip():
-    """Import and return ``open_clip``, or raise an ImportError that says how to install it."""
-    try:
-        import open_clip
-    except ImportError as err:
-        raise ImportError(f'OpenCLIP is needed to encode class names ({err}); '
-                          'install it with: pip install open_clip_torch') from err
-    return open_clip
-
-
 class OpenCLIPTextEncoder:
     """The text tower of an OpenCLIP model, as the ``encode_text`` of :func:`build_class_embeddings`.
 
@@ -310,7 +299,8 @@ class OpenCLIPTextEncoder:
     which is what RAP-SAM's ``OpenCLIPBackboneText`` computes).
 
     Args:
-        model (nn.Module): An OpenCLIP model (its image tower may be gone).
+        model (nn.Module): An OpenCLIP text tower (``TextTransformer``, as
+            :func:`~seg.models.utils.openclip_text.build_openclip_text_tower` builds it).
         tokenizer (Callable): The model's tokenizer, list of strings -> (N, context_length) token ids.
         device (str | torch.device): Where ``model`` is.
     """
@@ -323,16 +313,18 @@ class OpenCLIPTextEncoder:
     @torch.no_grad()
     def __call__(self, texts: List[str]) -> Tensor:
         tokens = self.tokenizer(list(texts)).to(self.device)
-        return self.model.encode_text(tokens, normalize=False).to(device='cpu', dtype=torch.float32)
+        features = self.model(tokens)
+        if isinstance(features, tuple):  # a tower that also returns its token features (CoCa)
+            features = features[0]
+        return features.to(device='cpu', dtype=torch.float32)
 
 
 def build_openclip_text_encoder(clip_model: str, checkpoint: PathLike,
                                 device: Union[str, torch.device] = 'cpu') -> OpenCLIPTextEncoder:
-    """Create an OpenCLIP model from its config, load a local weights file into it, keep its text tower.
+    """Create an OpenCLIP text tower from its config and load a local weights file into it.
 
-    Nothing is downloaded: the model is created with ``pretrained=None`` (no
-    image or text tower weights either) and ``checkpoint`` is loaded strictly
-    with ``weights_only=True``; the image tower is then dropped.
+    Nothing is downloaded and the image tower is never built
+    (:func:`~seg.models.utils.openclip_text.build_openclip_text_tower`).
 
     Args:
         clip_model (str): OpenCLIP model name (``open_clip.list_models()``, e.g.
@@ -345,35 +337,5 @@ def build_openclip_text_encoder(clip_model: str, checkpoint: PathLike,
     Returns:
         OpenCLIPTextEncoder: The callable text encoder.
     """
-    open_clip = import_open_clip()
-    checkpoint = Path(checkpoint).expanduser()
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f'CLIP checkpoint {checkpoint} not found: give a local OpenCLIP weights file of '
-                                f'{clip_model} (e.g. its open_clip_pytorch_model.bin); nothing is downloaded')
-    name = _openclip_model_name(open_clip, clip_model)
-    model = open_clip.create_model(name, pretrained=None, pretrained_image=False, pretrained_text=False,
-                                   device='cpu')
-    try:
-        open_clip.load_checkpoint(model, str(checkpoint), strict=True, weights_only=True)
-    except (RuntimeError, KeyError, pickle.UnpicklingError) as err:
-        raise ValueError(f'CLIP checkpoint {checkpoint} does not load into OpenCLIP model {name}: {err}') from err
-    model.visual = None
-    return OpenCLIPTextEncoder(model.to(device), open_clip.get_tokenizer(name), device)
-
-
-def _openclip_model_name(open_clip, clip_model: str) -> str:
-    """The registered OpenCLIP name for ``clip_model``, registering a ``.json`` model config first."""
-    if clip_model.endswith('.json'):
-        path = Path(clip_model).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f'OpenCLIP model config {path} not found')
-        open_clip.add_model_config(path)
-        if path.stem not in open_clip.list_models():
-            raise ValueError(f'{path} is not an OpenCLIP model config (it needs embed_dim, vision_cfg, text_cfg)')
-        return path.stem
-    known = open_clip.list_models()
-    if clip_model not in known:
-        close = difflib.get_close_matches(clip_model, known, n=5)
-        hint = f'did you mean {", ".join(close)}?' if close else 'see open_clip.list_models()'
-        raise ValueError(f'unknown OpenCLIP model {clip_model!r}; {hint}')
-    return clip_model
+    tower, tokenizer, _ = build_openclip_text_tower(clip_model, checkpoint)
+    return OpenCLIPTextEncoder(tower.to(device), tokenizer, device)
