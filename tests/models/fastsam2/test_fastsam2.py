@@ -2,6 +2,7 @@
 import copy
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from mmdet.structures import DetDataSample, TrackDataSample
@@ -187,24 +188,38 @@ def test_predict_gives_each_task_its_result(cfg):
     assert set(vos['gt'][0].ravel().tolist()) == {0, 1, 2}
 
 
+def _stream(model, clip, feats):
+    """Masks as (H, W) id maps, one frame at a time through ``stream_step``."""
+    model.memory.reset()
+    ids_per_frame, logits_per_frame = [], []
+    for t, frame in enumerate(clip):
+        prompts = None
+        if 'prompts' in frame:
+            prompts = {k: frame.prompts[k:k + 1] for k in range(len(frame.prompts))}
+        ids, logits = model.stream_step(feats[t], frame, prompts)
+        assert ids == [0, 1]
+        best, index = logits.max(0)
+        ids_per_frame.append(torch.where(best > 0, index + 1, 0).to(torch.uint8).numpy())
+        logits_per_frame.append(logits)
+    return np.stack(ids_per_frame), torch.stack(logits_per_frame)
+
+
 def test_streamed_frames_give_the_masks_of_the_whole_clip(cfg):
     model = build_model(cfg).eval()
     data = model.data_preprocessor(batch(lambda: vos_sample(4)), training=False)
+    clip = data['data_samples'][0]
     with torch.no_grad():
         whole = model.predict(data['inputs'], data['data_samples'])[0]['pred']
-        model.memory.reset()
-        streamed = []
-        clip = data['data_samples'][0]
-        for t, frame in enumerate(clip):
-            feats = model.extract_feat(data['inputs'][t:t + 1])[0]
-            prompts = None
-            if 'prompts' in frame:
-                prompts = {k: frame.prompts[k:k + 1] for k in range(len(frame.prompts))}
-            ids, logits = model.stream_step(feats, frame, prompts)
-            assert ids == [0, 1]
-            best, index = logits.max(0)
-            streamed.append(torch.where(best > 0, index + 1, 0).to(torch.uint8).numpy())
-    assert (whole == streamed).all()
+        # the same features: the streaming path is the clip path, bit for bit
+        same, _ = _stream(model, clip, model.extract_feat(data['inputs']))
+        assert np.array_equal(whole, same)
+        # each frame through the backbone alone, as a live stream does: convolutions of a batch of 1
+        # round differently (features differ by ~1e-6), so a pixel at a logit of ~0 may flip
+        frames = torch.cat([model.extract_feat(data['inputs'][t:t + 1]) for t in range(len(clip))])
+        alone, alone_logits = _stream(model, clip, frames)
+        _, batch_logits = _stream(model, clip, model.extract_feat(data['inputs']))
+    torch.testing.assert_close(alone_logits, batch_logits, rtol=0, atol=1e-3)
+    assert (alone != whole).mean() < 1e-3
 
 
 def test_every_buffer_and_parameter_follows_to(cfg):
