@@ -10,7 +10,7 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 from mmengine.structures import InstanceData
 
-from seg.models.utils.prompts import points_to_boxes
+from seg.utils.prompts import points_to_boxes
 from seg.registry import MODELS
 
 from .runner import load_config

@@ -102,8 +102,53 @@ class WrappableDataset(Dataset):
         """Nothing to do (listing happens in ``__init__``); the wrappers call it."""
 
 
+class MaxSkipDataset(WrappableDataset):
+    """A clip dataset whose frame-gap budget ``MaxSkipCurriculumHook`` changes during a run.
+
+    Subclasses set ``skip_divisor`` (frames of the layout per annotated step; 1 for DAVIS) before calling
+    ``__init__``.
+
+    Args:
+        max_skip: the largest gap between picked frames at the start.
+    """
+
+    skip_divisor = 1
+
+    def __init__(self, max_skip: int):
+        self._max_jump = multiprocessing.Value('i', 1)
+        self.set_max_skip(max_skip)
+
+    def set_max_skip(self, max_skip: int) -> None:
+        """The curriculum's frame-gap budget (divided by ``skip_divisor``: 5 for YouTube-VOS, as XMem does).
+
+        Kept in shared memory, so dataloader workers forked before the change see it.
+        """
+        self._max_jump.value = max(1, max_skip // self.skip_divisor)
+
+    @property
+    def max_jump(self) -> int:
+        return self._max_jump.value
+
+
+def pick_frames(length: int, num_frames: int, max_jump: int, rng: np.random.Generator) -> List[int]:
+    """XMem's clip: ``num_frames`` distinct frames of ``length``, each within ``max_jump`` of an earlier pick.
+
+    Returns:
+        Frame indices in time order, reversed with probability 0.5.
+    """
+    jump = min(length, max_jump)
+    picked = [int(rng.integers(length))]
+    allowed = set(range(max(0, picked[0] - jump), min(length, picked[0] + jump + 1))) - set(picked)
+    while len(picked) < num_frames:
+        picked.append(int(rng.choice(sorted(allowed))))
+        allowed |= set(range(max(0, picked[-1] - jump), min(length, picked[-1] + jump + 1)))
+        allowed -= set(picked)
+    picked.sort()
+    return picked[::-1] if rng.random() < 0.5 else picked
+
+
 @DATASETS.register_module()
-class VOSClipDataset(WrappableDataset):
+class VOSClipDataset(MaxSkipDataset):
     """XMem's training clips.
 
     Args:
@@ -133,7 +178,6 @@ class VOSClipDataset(WrappableDataset):
             if not listing.is_file():
                 raise VOSDataError(f'{listing} not found: is {root} a DAVIS 2017 root?')
             names = listing.read_text().split()
-            self.skip_divisor = 1
         elif layout == 'ytvos':
             self.im_root, self.gt_root = root / split / 'JPEGImages', root / split / 'Annotations'
             if not self.im_root.is_dir():
@@ -152,8 +196,7 @@ class VOSClipDataset(WrappableDataset):
         if not self.frames:
             raise VOSDataError(f'no video of {root} ({layout}, {split}) has {num_frames} frames')
         self.videos = sorted(self.frames) * repeat
-        self._max_jump = multiprocessing.Value('i', 1)
-        self.set_max_skip(max_jump)
+        super().__init__(max_jump)
         fill = {tv_tensors.Image: [round(255 * m) for m in IMAGENET_MEAN], tv_tensors.Mask: 0}
         self._finetune = multiprocessing.Value('b', bool(finetune))
         self.clip_geometry = v2.Compose([
@@ -161,17 +204,6 @@ class VOSClipDataset(WrappableDataset):
         self.clip_colour = v2.Compose([v2.ColorJitter(0.1, 0.03, 0.03, 0), v2.RandomGrayscale(0.05)])
         self.frame_affine = v2.RandomAffine(degrees=15, shear=10, fill=fill)
         self.frame_colour = v2.ColorJitter(0.01, 0.01, 0.01, 0)
-
-    def set_max_skip(self, max_skip: int) -> None:
-        """The curriculum's frame-gap budget (divided by 5 for YouTube-VOS, as XMem does).
-
-        Kept in shared memory, so dataloader workers forked before the change see it.
-        """
-        self._max_jump.value = max(1, max_skip // self.skip_divisor)
-
-    @property
-    def max_jump(self) -> int:
-        return self._max_jump.value
 
     def set_finetune(self, finetune: bool) -> None:
         """Turn the per-frame rotation/shear off (XMem's last 10k iterations); shared with forked workers."""
@@ -183,17 +215,6 @@ class VOSClipDataset(WrappableDataset):
 
     def __len__(self) -> int:
         return len(self.videos)
-
-    def _pick_frames(self, length: int, rng: np.random.Generator) -> List[int]:
-        jump = min(length, self.max_jump)
-        picked = [int(rng.integers(length))]
-        allowed = set(range(max(0, picked[0] - jump), min(length, picked[0] + jump + 1))) - set(picked)
-        while len(picked) < self.num_frames:
-            picked.append(int(rng.choice(sorted(allowed))))
-            allowed |= set(range(max(0, picked[-1] - jump), min(length, picked[-1] + jump + 1)))
-            allowed -= set(picked)
-        picked.sort()
-        return picked[::-1] if rng.random() < 0.5 else picked
 
     def _load(self, name: str, frame: str) -> Tuple[torch.Tensor, torch.Tensor]:
         image = torch.from_numpy(read_rgb(self.im_root / name / f'{frame}.jpg', 'frame').copy()).permute(2, 0, 1)
@@ -207,7 +228,7 @@ class VOSClipDataset(WrappableDataset):
         files = self.frames[name]
         rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ()).item()))
         for _ in range(MAX_TRIALS):
-            picked = self._pick_frames(len(files), rng)
+            picked = pick_frames(len(files), self.num_frames, self.max_jump, rng)
             loaded = [self._load(name, files[i]) for i in picked]
             images = tv_tensors.Image(torch.stack([im for im, _ in loaded]))
             masks = tv_tensors.Mask(torch.stack([m for _, m in loaded]))

@@ -4,7 +4,8 @@ from .copy_image_to_frames import CopyImageToFrames
 from .load_panoptic_annotations import LoadPanopticAnnotations
 from .pack_video_seg_inputs import PackVideoSegInputs
 from .panoptic_segments_as_instances import PanopticSegmentsAsInstances
+from .sample_interactive_prompts import SampleInteractivePrompts
 from .set_data_tag import SetDataTag
 
 __all__ = ['AddVoidSemSeg', 'CopyImageToFrames', 'LoadPanopticAnnotations', 'PackVideoSegInputs',
-           'PanopticSegmentsAsInstances', 'SetDataTag']
+           'PanopticSegmentsAsInstances', 'SampleInteractivePrompts', 'SetDataTag']

@@ -3,7 +3,7 @@
 Registered as ``InteractivePromptMetric`` in :data:`seg.registry.METRICS`. It
 scores RAP-SAM's ``InteractiveEvaluator`` protocol: every ground-truth segment
 of an image gets one click (its most interior pixel, see
-:func:`seg.models.utils.prompts.interior_points`) and the model answers each
+:func:`seg.utils.prompts.interior_points`) and the model answers each
 click with one mask. Names of the results (under the prefix ``prompt/``):
 
 * ``mIoU``: the mean IoU over all prompts of the dataset, every prompt weighing
@@ -73,12 +73,16 @@ class InteractivePromptMetric(BaseMetric):
     Each data sample (a dict, as :class:`mmengine.evaluator.Evaluator` passes
     them on) holds, for its K prompts in the same order:
 
-    * ``gt_instances_collected['masks']``: (K, H, W) bool, the ground-truth
-      segment each prompt was made from;
+    * ``<gt_field>['masks']``: (K, H, W) bool, the ground-truth segment each
+      prompt was made from (``gt_field`` defaults to ``gt_instances_collected``,
+      where RapSAM's data preprocessor puts them);
     * ``pred_instances['masks']``: (K, H, W) bool, the model's mask per prompt,
 
-    both at the original image size (``ori_shape``). There is no fallback to
-    ``gt_instances``: its masks are not in prompt order.
+    both at the same size (RapSAM: the original image size, ``ori_shape``).
+    There is no fallback to another field: RapSAM's ``gt_instances`` are not in
+    prompt order. FastSAM2's interactive samples (``SampleInteractivePrompts``)
+    keep their targets, in prompt order, in ``gt_instances``: give
+    ``gt_field='gt_instances'``.
 
     NoC@t (number of clicks to reach IoU t) counts, per prompt, the clicks
     needed until the prediction's IoU is at least t, and ``max_clicks`` when it
@@ -91,6 +95,7 @@ class InteractivePromptMetric(BaseMetric):
     Args:
         thresholds: IoU thresholds t of the NoC@t results.
         max_clicks: Clicks counted for a prompt that never reaches t (RAP-SAM: 20).
+        gt_field: The sample's field holding the ground truth per prompt.
         collect_device: ``'cpu'`` or ``'gpu'``, for gathering across ranks.
         prefix: Prefix of the result names; default ``'prompt'``.
     """
@@ -99,6 +104,7 @@ class InteractivePromptMetric(BaseMetric):
     def __init__(self,
                  thresholds: Sequence[float] = (0.5, 0.8, 0.85, 0.9),
                  max_clicks: int = 20,
+                 gt_field: str = 'gt_instances_collected',
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -108,6 +114,7 @@ class InteractivePromptMetric(BaseMetric):
             raise ValueError(f'max_clicks must be >= 1, got {max_clicks}')
         self.thresholds = tuple(float(t) for t in thresholds)
         self.max_clicks = max_clicks
+        self.gt_field = gt_field
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         """Store the IoU of every prompt of each sample: one (K,) float64 array per sample.
@@ -117,12 +124,12 @@ class InteractivePromptMetric(BaseMetric):
         """
         for data_sample in data_samples:
             name = data_sample.get('img_path', data_sample.get('img_id', 'a data sample'))
-            if 'gt_instances_collected' not in data_sample:
-                raise KeyError(f'{name} has no gt_instances_collected: the ground truth per prompt')
-            gt_masks = _bool_masks(data_sample['gt_instances_collected']['masks'], 'gt_instances_collected masks')
+            if self.gt_field not in data_sample:
+                raise KeyError(f'{name} has no {self.gt_field}: the ground truth per prompt')
+            gt_masks = _bool_masks(data_sample[self.gt_field]['masks'], f'{self.gt_field} masks')
             pred_masks = _bool_masks(data_sample['pred_instances']['masks'], 'pred_instances masks')
             if gt_masks.shape != pred_masks.shape:
-                raise ValueError(f'{name}: gt_instances_collected masks have shape {tuple(gt_masks.shape)} but '
+                raise ValueError(f'{name}: {self.gt_field} masks have shape {tuple(gt_masks.shape)} but '
                                  f'pred_instances masks {tuple(pred_masks.shape)}; both must be (K, H, W) '
                                  'with one prediction per prompt at the same size')
             ious = mask_ious(pred_masks, gt_masks.to(pred_masks.device))

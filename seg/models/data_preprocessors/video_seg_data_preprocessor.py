@@ -4,7 +4,7 @@ from mmdet.models.data_preprocessors import DetDataPreprocessor
 from mmdet.structures import TrackDataSample
 from mmengine.structures import InstanceData
 
-from seg.models.utils.prompts import interior_points, points_to_boxes, random_foreground_points
+from seg.utils.prompts import interior_points, points_to_boxes, random_foreground_points
 from seg.registry import MODELS
 
 

@@ -1,5 +1,8 @@
 """Point prompts from ground-truth masks, as RAP-SAM trains and evaluates with them.
 
+Shared by the models (``VideoSegDataPreprocessor``) and the datasets
+(``SampleInteractivePrompts``), so it lives below both.
+
 * Evaluation gives each ground-truth segment one click at its most interior
   pixel (:func:`interior_points`).
 * Training ("COCO-SAM" prompts) clicks a uniformly random foreground pixel of

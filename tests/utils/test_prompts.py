@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from seg.models.utils.prompts import interior_points, points_to_boxes, random_foreground_points
+from seg.utils.prompts import interior_points, points_to_boxes, random_foreground_points
 
 
 def masks_of(*arrays):
