@@ -37,8 +37,11 @@ from seg.registry import MODELS
 
 #: The four prompt modalities, in the order of their tokens.
 MODALITIES = ('points', 'boxes', 'masks', 'texts')
-#: Every field a prompt may have (``point_labels`` goes with ``points``).
-PROMPT_FIELDS = ('points', 'point_labels', 'boxes', 'masks', 'texts')
+#: Every field a prompt may have (``point_labels`` goes with ``points``; ``has_box`` / ``has_mask``,
+#: (K,) bool, with ``boxes`` / ``masks`` when only some objects of a sample have one).
+PROMPT_FIELDS = ('points', 'point_labels', 'boxes', 'has_box', 'masks', 'has_mask', 'texts')
+#: Presence flags and the field each goes with.
+PRESENCE_FIELDS = {'has_box': 'boxes', 'has_mask': 'masks'}
 #: How the four modality tokens of an object become its query.
 STRATEGIES = ('sum', 'concat_mlp', 'cross_attention')
 #: What the text branch reads when no object of a batch has a text (its output is weighted by zero).
@@ -46,7 +49,7 @@ DUMMY_TEXT = 'object'
 
 _LABELS = (POSITIVE_LABEL, NEGATIVE_LABEL, PADDING_LABEL)
 _FIELD_HELP = ('points (K, P, 2) (x, y) pixels, point_labels (K, P) 1/0/-1, boxes (K, 4) (x1, y1, x2, y2) '
-               'pixels, masks (K, H, W), texts (K strings)')
+               'pixels, masks (K, H, W), texts (K strings); has_box / has_mask (K,) bool')
 
 
 class PromptError(InputError):
@@ -74,6 +77,27 @@ def _num_objects(prompt: Any, sample: int) -> int:
     return next(iter(sizes.values()), 0)
 
 
+def present_in(prompt: Any, field: str, num: int, device=None) -> Tensor:
+    """(K,) bool: which objects have ``field`` (``boxes`` / ``masks``): its ``has_*`` flag, else all if given."""
+    flag = next((name for name, target in PRESENCE_FIELDS.items() if target == field), None)
+    if prompt.get(field) is None:
+        return torch.zeros(num, dtype=torch.bool, device=device)
+    if flag is not None and prompt.get(flag) is not None:
+        return prompt.get(flag).to(device=device, dtype=torch.bool)
+    return torch.ones(num, dtype=torch.bool, device=device)
+
+
+def _check_presence(prompt: Any, sample: int, fields: List[str]) -> None:
+    for flag, target in PRESENCE_FIELDS.items():
+        if flag not in fields:
+            continue
+        if target not in fields:
+            raise _fail(sample, f'it has {flag} but no {target}', f'give the {target} too, or leave out {flag}')
+        value = _check_tensor(prompt.get(flag), sample, flag, '(K,) bool', 1)
+        if value.dtype != torch.bool:
+            raise _fail(sample, f'{flag} is {value.dtype}', f'give {flag} as a (K,) bool tensor')
+
+
 def _check_tensor(value: Any, sample: int, field: str, shape: str, ndim: int) -> Tensor:
     if not isinstance(value, Tensor):
         raise _fail(sample, f'{field} is a {type(value).__name__}, not a tensor', f'give {field} as a tensor {shape}')
@@ -91,7 +115,24 @@ def _first(bad: Tensor) -> Optional[Tuple[int, ...]]:
     return tuple(bad.nonzero()[0].tolist())
 
 
-def _check_points(prompt: Any, sample: int, size: Tuple[int, int], only_prompt: bool) -> None:
+def _check_every_object_prompted(prompt: Any, sample: int, num: int) -> None:
+    """Each object needs one real prompt: a non-padding point, a present box or mask, or a text."""
+    prompted = present_in(prompt, 'boxes', num, 'cpu') | present_in(prompt, 'masks', num, 'cpu')
+    if prompt.get('texts') is not None:
+        prompted |= True
+    if prompt.get('points') is not None:
+        labels = prompt.get('point_labels')
+        if labels is None:
+            prompted |= True
+        else:
+            prompted |= (labels.cpu() != PADDING_LABEL).any(dim=1)
+    bad = _first(~prompted)
+    if bad is not None:
+        raise _fail(sample, 'all its points are padding (label -1) and it has no box, mask or text',
+                    'give it at least one positive (1) or negative (0) point, a box, a mask or a text', bad[0])
+
+
+def _check_points(prompt: Any, sample: int, size: Tuple[int, int]) -> None:
     height, width = size
     points = _check_tensor(prompt.get('points'), sample, 'points', '(K, P, 2) of (x, y) pixels', 3)
     if points.shape[1] == 0 or points.shape[2] != 2:
@@ -119,18 +160,15 @@ def _check_points(prompt: Any, sample: int, size: Tuple[int, int], only_prompt: 
         raise _fail(sample, f'point {bad[1]} at (x, y) = ({x[bad]:g}, {y[bad]:g}) lies outside the image of '
                     f'(H, W) = ({height}, {width})', 'give points as (x, y) pixel indices with 0 <= x < W and '
                     '0 <= y < H of that sample\'s image (image_sizes are (H, W))', bad[0])
-    if only_prompt:
-        bad = _first((labels == PADDING_LABEL).all(dim=1))
-        if bad is not None:
-            raise _fail(sample, 'all its points are padding (label -1) and it has no other prompt',
-                        'give it at least one positive (1) or negative (0) point', bad[0])
 
 
-def _check_boxes(prompt: Any, sample: int, size: Tuple[int, int]) -> None:
+def _check_boxes(prompt: Any, sample: int, size: Tuple[int, int], given: Tensor) -> None:
+    """Check the boxes of the objects that have one (``given``, (K,) bool)."""
     height, width = size
     boxes = _check_tensor(prompt.get('boxes'), sample, 'boxes', '(K, 4) of (x1, y1, x2, y2) pixels', 2)
     if boxes.shape[1] != 4:
         raise _fail(sample, f'boxes has shape {tuple(boxes.shape)}', 'give boxes as (K, 4) (x1, y1, x2, y2) pixels')
+    boxes = torch.where(given[:, None].to(boxes.device), boxes, torch.zeros_like(boxes))
     x1, y1, x2, y2 = boxes.detach().double().unbind(-1)
     bad = _first(~torch.isfinite(boxes.detach()).all(dim=1))
     if bad is not None:
@@ -221,15 +259,16 @@ def check_prompts(prompts: Sequence[Any], image_sizes: Sequence[Tuple[int, int]]
         if num == 0:
             raise _fail(sample, 'it has no objects (its fields are empty)',
                         'leave the sample out of the batch, or give at least one object')
+        _check_presence(prompt, sample, fields)
         if 'points' in fields:
-            only_points = not any(name in fields for name in MODALITIES if name != 'points')
-            _check_points(prompt, sample, size, only_points)
+            _check_points(prompt, sample, size)
         if 'boxes' in fields:
-            _check_boxes(prompt, sample, size)
+            _check_boxes(prompt, sample, size, present_in(prompt, 'boxes', num))
         if 'masks' in fields:
             _check_masks(prompt, sample, size, num)
         if 'texts' in fields:
             _check_texts(prompt, sample)
+        _check_every_object_prompted(prompt, sample, num)
         counts.append(num)
     return counts
 
@@ -362,7 +401,7 @@ class PromptFusion(nn.Module):
         total = starts[-1]
         absent = {'points': self.absent_embed.weight[0], 'boxes': self.absent_embed.weight[1],
                   'masks': self.prompt_encoder.no_mask_embed.weight[0], 'texts': self.absent_embed.weight[2]}
-        present: Dict[str, List[Tensor]] = {m: [] for m in MODALITIES}  # indices into the N objects
+        present_at: Dict[str, List[Tensor]] = {m: [] for m in MODALITIES}  # indices into the N objects
         values: Dict[str, List[Tensor]] = {m: [] for m in MODALITIES}
         texts: List[str] = []
         masks: List[Tensor] = []
@@ -376,18 +415,21 @@ class PromptFusion(nn.Module):
                 labels = (torch.ones(points.shape[:2], dtype=torch.long, device=device) if labels is None else
                           labels.to(device=device, dtype=torch.long))
                 real = (labels != PADDING_LABEL).any(dim=1)
-                present['points'].append(index[real])
+                present_at['points'].append(index[real])
                 values['points'].append(self._point_tokens(points, labels, size)[real])
             if prompt.get('boxes') is not None:
-                present['boxes'].append(index)
-                values['boxes'].append(self._box_tokens(prompt.get('boxes').to(device=device, dtype=dtype), size))
+                keep = present_in(prompt, 'boxes', len(index), device)
+                present_at['boxes'].append(index[keep])
+                boxes = prompt.get('boxes').to(device=device, dtype=dtype)[keep]
+                values['boxes'].append(self._box_tokens(boxes, size))
             if prompt.get('masks') is not None:
-                mask = prompt.get('masks').to(device=device, dtype=dtype)
+                keep = present_in(prompt, 'masks', len(index), device)
+                mask = prompt.get('masks').to(device=device, dtype=dtype)[keep]
                 masks.append(F.interpolate(mask[:, None], size=(self.mask_size, self.mask_size), mode='area'))
-                present['masks'].append(index)
+                present_at['masks'].append(index[keep])
             if prompt.get('texts') is not None:
                 texts.extend(prompt.get('texts'))
-                present['texts'].append(index)
+                present_at['texts'].append(index)
         if masks:
             values['masks'].append(self._mask_tokens(torch.cat(masks)))
         if texts:
@@ -397,7 +439,7 @@ class PromptFusion(nn.Module):
         for modality in MODALITIES:
             out = absent[modality].expand(total, -1)
             if values[modality]:
-                out = out.index_put((torch.cat(present[modality]),), torch.cat(values[modality]))
+                out = out.index_put((torch.cat(present_at[modality]),), torch.cat(values[modality]))
             else:
                 out = out + 0 * self._dummy(modality)
             tokens.append(out)

@@ -11,7 +11,7 @@ from seg.registry import MODELS
 #: The tasks FastSAM2 knows, in the order their groups are run.
 TASKS = ('panoptic', 'video_instance', 'interactive', 'vos', 'referring')
 #: Prompt fields a sample may carry (see :class:`PromptFusion`).
-PROMPT_FIELDS = frozenset({'points', 'point_labels', 'boxes', 'masks', 'texts'})
+PROMPT_FIELDS = frozenset({'points', 'point_labels', 'boxes', 'has_box', 'masks', 'has_mask', 'texts'})
 #: The spatial prompts of interactive segmentation.
 SPATIAL_FIELDS = frozenset({'points', 'boxes', 'masks'})
 

@@ -6,7 +6,7 @@ import torch
 from mmengine.structures import InstanceData
 
 from seg.fileio.errors import InputError
-from seg.models.fastsam2 import PromptError, check_prompts
+from seg.models.fastsam2 import PromptError, PromptFusion, check_prompts
 from seg.models.fastsam2.prompt_fusion import MODALITIES, STRATEGIES
 from seg.registry import MODELS
 
@@ -208,3 +208,26 @@ def test_batch_errors():
     with pytest.raises(PromptError, match='2 prompts but 1 image sizes'):
         check_prompts([InstanceData(boxes=BOX)] * 2, [(16, 16)])
     assert check_prompts([InstanceData(boxes=BOX), InstanceData(texts=['a', 'b'])], [(16, 16), (4, 4)]) == [1, 2]
+
+
+@pytest.mark.parametrize('strategy', STRATEGIES)
+def test_presence_flags_mark_objects_without_a_box_or_mask(strategy):
+    """has_box / has_mask False: that object's query is the one it gets without the field at all."""
+    torch.manual_seed(0)
+    fusion = PromptFusion(16, strategy=strategy).eval()
+    points = torch.tensor([[[3., 4.]], [[10., 2.]]])
+    labels = torch.ones(2, 1, dtype=torch.long)
+    mask = torch.zeros(2, 16, 16, dtype=torch.bool)
+    mask[1, 4:9, 4:9] = True
+    mixed = InstanceData(points=points, point_labels=labels, boxes=torch.tensor([[0., 0., 0., 0.], [2., 2., 9., 9.]]),
+                         has_box=torch.tensor([False, True]), masks=mask, has_mask=torch.tensor([False, True]))
+    with torch.no_grad():
+        queries, _ = fusion([mixed], [(16, 16)])
+        alone, _ = fusion([InstanceData(points=points[:1], point_labels=labels[:1])], [(16, 16)])
+        full, _ = fusion([InstanceData(points=points[1:], point_labels=labels[1:], boxes=mixed.boxes[1:],
+                                       masks=mask[1:])], [(16, 16)])
+    torch.testing.assert_close(queries[0, 0], alone[0, 0])
+    torch.testing.assert_close(queries[0, 1], full[0, 0])
+    bad = InstanceData(points=points, point_labels=labels, has_box=torch.tensor([True, False]))
+    with pytest.raises(PromptError, match='has_box but no boxes'):
+        check_prompts([bad], [(16, 16)])
