@@ -2,9 +2,10 @@
 from .coco_panoptic_metric import CocoPanopticMetric
 from .davis_metric import DAVISMetric
 from .interactive_prompt_metric import InteractivePromptMetric
+from .referring_metric import ReferringMetric
 from .video_inpainting_metric import VideoInpaintingMetric
 from .youtube_vis_metric import YouTubeVISMetric
 from .ytvos_submission_metric import YTVOSSubmissionMetric
 
-__all__ = ['CocoPanopticMetric', 'DAVISMetric', 'InteractivePromptMetric', 'VideoInpaintingMetric', 'YouTubeVISMetric',
-           'YTVOSSubmissionMetric']
+__all__ = ['CocoPanopticMetric', 'DAVISMetric', 'InteractivePromptMetric', 'ReferringMetric', 'VideoInpaintingMetric',
+           'YouTubeVISMetric', 'YTVOSSubmissionMetric']
