@@ -14,3 +14,4 @@ from .youtube_vis_dataset import YouTubeVISDataset  # noqa: F401
 from .video_collate import video_collate  # noqa: F401
 from .ytvos_eval_dataset import YTVOSEvalDataset  # noqa: F401
 from .static_clip_dataset import StaticClipDataset  # noqa: F401
+from .ref_coco_dataset import RefCOCODataset  # noqa: F401

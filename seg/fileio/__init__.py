@@ -1,4 +1,5 @@
-"""Reading and writing what FastSAM2 works on: frames (videos, folders, zips), masks, checkpoints, atomic outputs.
+"""Reading and writing what FastSAM2 works on: frames (videos, folders, zips), masks, checkpoints, atomic outputs,
+plain-data pickles.
 
 Nothing here imports another part of ``seg`` except the registries' neighbours
 at the bottom (``ops``, ``utils``): models, datasets, evaluation, apis and tools
@@ -11,6 +12,7 @@ from .frames import (IMAGE_SUFFIXES, VIDEO_FORMATS, FolderFrames, FolderWriter, 
                      VideoFrames, VideoWriter, ZipFrames, open_frames)
 from .palette import VOID_ID, PaletteMaskError, binarise_gt, davis_palette, read_palette_png, write_palette_png
 from .panoptic_png import id2rgb, load_panoptic_png, rgb2id
+from .plain_pickle import PlainDataUnpickler, PlainPickleError, load_plain_pickle
 
 __all__ = [
     'atomic_path', 'atomic_write_bytes', 'atomic_write_text', 'temp_sibling', 'write_json_atomic',
@@ -18,5 +20,5 @@ __all__ = [
     'VIDEO_FORMATS', 'FolderFrames', 'FolderWriter', 'FrameSource', 'FrameSourceError', 'VideoFrames', 'VideoWriter',
     'ZipFrames', 'open_frames',
     'VOID_ID', 'PaletteMaskError', 'binarise_gt', 'davis_palette', 'read_palette_png', 'write_palette_png', 'id2rgb',
-    'load_panoptic_png', 'rgb2id'
+    'load_panoptic_png', 'rgb2id', 'PlainDataUnpickler', 'PlainPickleError', 'load_plain_pickle'
 ]

@@ -107,8 +107,27 @@ def make_static(root: Union[str, Path], seed: int = 0, num_train: int = 16, num_
     return _generate('static', root, seed, force, _args(locals()))[0]
 
 
+def make_refcoco(root: Union[str, Path], seed: int = 0, num_train: int = 64, num_val: int = 16, num_test: int = 8,
+                 height: int = 96, width: int = 128, min_objects: int = 3, max_objects: int = 5,
+                 force: bool = False) -> Path:
+    """RefCOCO (UNC splits) layout, as mmdet's ``RefCocoDataset`` reads it, under ``root``; returns ``root``.
+
+    ``train2014/COCO_train2014_<id:012d>.jpg`` (image ids 1.. over the splits train, val, testA,
+    testB: ``num_train``, ``num_val``, ``num_test`` and ``num_test`` images), ``refcoco/instances.json``
+    (COCO instances: every shape of every image, polygon ``segmentation``, ``bbox`` [x, y, w, h],
+    ``area``, categories disk / box / triangle, ids 1..3) and ``refcoco/refs(unc).p``: a pickle
+    (protocol 2, plain lists / dicts / str / int) of refs ``{ref_id, ann_id, image_id, split,
+    category_id, file_name, sent_ids, sentences: [{raw, sent, sent_id, tokens}]}``, one per shape
+    that some expression singles out, with up to 3 sentences each (``'the red disk'``, ``'the box
+    on the left'``; see :func:`~seg.toy_data.render.render_referring_image`).  Splits are by image,
+    as in RefCOCO; testA and testB hold the same kind of images (RefCOCO's people / other objects
+    divide has no toy counterpart).
+    """
+    return _generate('refcoco', root, seed, force, _args(locals()))[0]
+
+
 _MAKERS = {'davis': make_davis, 'ytvos': make_ytvos, 'e2fgvi': make_e2fgvi, 'coco_panoptic': make_coco_panoptic,
-           'ytvis': make_ytvis, 'static': make_static}
+           'ytvis': make_ytvis, 'static': make_static, 'refcoco': make_refcoco}
 
 
 def _args(local_vars: dict) -> dict:
@@ -128,7 +147,7 @@ def _validate(layout: str, params: dict) -> dict:
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
             raise TypeError(f'{layout}: {k} must be an int, got {v!r}')
         out[k] = int(v)
-    if out['num_train'] < 0 or out['num_val'] < 0:
+    if out['num_train'] < 0 or out['num_val'] < 0 or out.get('num_test', 0) < 0:
         raise ValueError(f'{layout}: negative video / image counts')
     if out['height'] < 16 or out['width'] < 16:
         raise ValueError(f'{layout}: height and width must be >= 16, got {out["height"]}x{out["width"]}')
@@ -222,7 +241,7 @@ def layout_kwargs(layout: str, num_videos: Optional[int] = None, num_val_videos:
 
     Video layouts take ``num_videos`` / ``num_val_videos`` (val defaults to
     ``max(1, num_videos // 2)`` when only ``num_videos`` is given), ``num_frames``, ``height``,
-    ``width``; the image layouts (:data:`IMAGE_LAYOUTS`: ``coco_panoptic``, ``static``) take
+    ``width``; the image layouts (:data:`IMAGE_LAYOUTS`: ``coco_panoptic``, ``static``, ``refcoco``) take
     ``num_images`` / ``num_val_images`` (val defaults to ``max(1, num_images // 4)``), ``height``, ``width``.
     """
     def val_count(n, n_val, div):

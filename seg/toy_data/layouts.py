@@ -13,6 +13,9 @@ Layouts (each written into a fresh folder by its writer, :data:`WRITERS`):
   ``annotations/youtube_vis_2019_{train,valid}.json``).
 * ``static``: DUTS salient-object images for XMem's stage 0
   (``DUTS-{TR,TE}/DUTS-{TR,TE}-Image/*.jpg``, ``DUTS-{TR,TE}/DUTS-{TR,TE}-Mask/*.png`` 0/255).
+* ``refcoco``: RefCOCO (UNC splits) as mmdet's ``RefCocoDataset`` reads it
+  (``train2014/COCO_train2014_<id:012d>.jpg``, ``refcoco/instances.json``,
+  ``refcoco/refs(unc).p``).
 
 Each video / image draws from its own ``numpy.random.Generator`` seeded with
 ``[seed, layout, split, index]`` (:func:`item_rng`), so changing the number of
@@ -22,6 +25,7 @@ byte-identical files.  The per-layout arguments, their defaults and the
 """
 import io
 import json
+import pickle
 import zipfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -33,16 +37,19 @@ from PIL import Image
 from seg.fileio.atomic import atomic_path, atomic_write_bytes, atomic_write_text
 from seg.fileio.palette import davis_palette, write_palette_png
 from seg.fileio.panoptic_png import id2rgb
-from .render import (COCO_THING_CLASSES, ToyStaticImage, ToyVideo, coco_panoptic_categories, mask_bbox,
-                     render_panoptic_image, render_static_image, render_video, video_categories)
+from .render import (COCO_THING_CLASSES, ToyReferringImage, ToyStaticImage, ToyVideo, coco_panoptic_categories,
+                     mask_bbox, render_panoptic_image, render_referring_image, render_static_image, render_video,
+                     video_categories)
 
 #: Layout names, in :func:`~seg.toy_data.cache.make_all`'s order.
-LAYOUTS = ('davis', 'ytvos', 'e2fgvi', 'coco_panoptic', 'ytvis', 'static')
+LAYOUTS = ('davis', 'ytvos', 'e2fgvi', 'coco_panoptic', 'ytvis', 'static', 'refcoco')
 #: Layouts of still images: the CLI's ``--num-images`` / ``--num-val-images`` set their counts.
-IMAGE_LAYOUTS = ('coco_panoptic', 'static')
+IMAGE_LAYOUTS = ('coco_panoptic', 'static', 'refcoco')
+#: The RefCOCO splits (UNC), in the order the ``refcoco`` layout numbers their images.
+REFCOCO_SPLITS = ('train', 'val', 'testA', 'testB')
 
-_LAYOUT_CODE = {'davis': 1, 'ytvos': 2, 'e2fgvi': 3, 'coco_panoptic': 4, 'ytvis': 5, 'static': 6}
-_SPLIT_CODE = {'train': 0, 'val': 1}
+_LAYOUT_CODE = {'davis': 1, 'ytvos': 2, 'e2fgvi': 3, 'coco_panoptic': 4, 'ytvis': 5, 'static': 6, 'refcoco': 7}
+_SPLIT_CODE = {'train': 0, 'val': 1, 'testA': 2, 'testB': 3}
 _JPEG_QUALITY = 90
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _PALETTE = davis_palette()
@@ -52,7 +59,7 @@ _PALETTE = davis_palette()
 # The item each layout writes
 # ----------------------------------------------------------------------------------------------
 def item_rng(layout: str, seed: int, split: str, index: int) -> np.random.Generator:
-    """The generator of item ``index`` (0-based) of ``split`` ('train' or 'val') in ``layout``."""
+    """The generator of item ``index`` (0-based) of ``split`` ('train', 'val'; 'testA', 'testB' in ``refcoco``)."""
     return np.random.default_rng([int(seed), _LAYOUT_CODE[layout], _SPLIT_CODE[split], int(index)])
 
 
@@ -73,6 +80,12 @@ def render_layout_static_image(seed: int, split: str, index: int, height: int, w
                                min_objects: int = 1, max_objects: int = 2) -> ToyStaticImage:
     """The image the ``static`` layout writes as image ``index`` of ``split`` ('train': DUTS-TR, 'val': DUTS-TE)."""
     return render_static_image(item_rng('static', seed, split, index), height, width, min_objects, max_objects)
+
+
+def render_layout_referring_image(seed: int, split: str, index: int, height: int, width: int,
+                                  min_objects: int = 3, max_objects: int = 5) -> ToyReferringImage:
+    """The image the ``refcoco`` layout writes as image ``index`` of ``split`` (a :data:`REFCOCO_SPLITS` entry)."""
+    return render_referring_image(item_rng('refcoco', seed, split, index), height, width, min_objects, max_objects)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -310,6 +323,44 @@ def _write_static(out: Path, seed: int, num_train, num_val, height, width, min_o
             _write_png(out / name / f'{name}-Mask' / f'{stem}.png', sample.mask.astype(np.uint8) * 255)
 
 
+def refcoco_file_name(image_id: int) -> str:
+    """The file name of image ``image_id`` in the ``refcoco`` layout (COCO train2014's naming)."""
+    return f'COCO_train2014_{image_id:012d}.jpg'
+
+
+def _write_refcoco(out: Path, seed: int, num_train, num_val, num_test, height, width, min_objects, max_objects):
+    cats = [dict(supercategory='shape', id=i + 1, name=n) for i, n in enumerate(COCO_THING_CLASSES)]
+    cat_id = {c['name']: c['id'] for c in cats}
+    images, anns, refs = [], [], []
+    image_id = ann_id = ref_id = sent_id = 0
+    (out / 'train2014').mkdir(parents=True, exist_ok=True)
+    for split, count in zip(REFCOCO_SPLITS, (num_train, num_val, num_test, num_test)):
+        for i in range(count):
+            sample = render_layout_referring_image(seed, split, i, height, width, min_objects, max_objects)
+            image_id += 1
+            file_name = refcoco_file_name(image_id)
+            images.append(dict(id=image_id, file_name=file_name, height=height, width=width))
+            _write_jpg(out / 'train2014' / file_name, sample.image)
+            for mask, shape, expressions in zip(sample.masks, sample.shapes, sample.expressions):
+                ann_id += 1
+                anns.append(dict(id=ann_id, image_id=image_id, category_id=cat_id[shape], segmentation=_polygons(mask),
+                                 area=float(mask.sum()), bbox=[float(v) for v in mask_bbox(mask)], iscrowd=0))
+                if not expressions:
+                    continue
+                sentences = [dict(tokens=e.split(), raw=e, sent_id=sent_id + j, sent=e)
+                             for j, e in enumerate(expressions)]
+                sent_id += len(sentences)
+                refs.append(dict(sent_ids=[s['sent_id'] for s in sentences],
+                                 file_name=f'{Path(file_name).stem}_{ann_id}.jpg', ann_id=ann_id, ref_id=ref_id,
+                                 image_id=image_id, split=split, sentences=sentences, category_id=cat_id[shape]))
+                ref_id += 1
+    info = dict(description='FastSAM2 toy RefCOCO', version='1.0', year=2014)
+    _write_json(out / 'refcoco' / 'instances.json',
+                dict(info=info, licenses=[], images=images, annotations=anns, categories=cats))
+    atomic_write_bytes(pickle.dumps(refs, protocol=2), out / 'refcoco' / 'refs(unc).p')
+
+
 #: Writer of each layout: ``writer(out, seed, **params)`` fills the empty folder ``out``.
 WRITERS = {'davis': _write_davis, 'ytvos': _write_ytvos, 'e2fgvi': _write_e2fgvi,
-           'coco_panoptic': _write_coco_panoptic, 'ytvis': _write_ytvis, 'static': _write_static}
+           'coco_panoptic': _write_coco_panoptic, 'ytvis': _write_ytvis, 'static': _write_static,
+           'refcoco': _write_refcoco}

@@ -510,3 +510,140 @@ def render_static_image(rng: RngLike = 0, height: int = 96, width: int = 160, mi
         mask |= sel
         kinds.append(kind)
     return ToyStaticImage(np.clip(np.round(img), 0, 255).astype(np.uint8), mask, kinds)
+
+
+# ----------------------------------------------------------------------------------------------
+# Referring-expression still images
+# ----------------------------------------------------------------------------------------------
+#: Colour names of the referring images' shapes and the HSV hue (in [0, 1)) each is drawn with;
+#: the hues lie >= 0.15 apart, so the name of a shape's colour is never in doubt.
+REFERRING_COLOURS = (('red', 0.0), ('yellow', 0.15), ('green', 0.33), ('blue', 0.62), ('purple', 0.8))
+#: Gap between centres (x the shorter side) along the axis of a position phrase.
+POSITION_MARGIN = 0.15
+#: Position phrases of the referring expressions: (phrase, axis 0 = x / 1 = y, sign: -1 smallest, +1 largest).
+POSITION_PHRASES = (('on the left', 0, -1), ('on the right', 0, 1), ('at the top', 1, -1), ('at the bottom', 1, 1))
+
+
+@dataclass
+class ToyReferringImage:
+    """A rendered referring-segmentation image (RefCOCO style), H x W px, with K shapes that do not overlap.
+
+    Attributes:
+        image: (H, W, 3) uint8 RGB: named-colour textured shapes over a muted textured background.
+        masks: (K, H, W) bool, each shape's pixels; shapes lie wholly inside the image and never
+            overlap, so every mask is the whole shape and fully visible.
+        shapes: (K,) shape name of each object (a :data:`COCO_THING_CLASSES` entry).
+        colours: (K,) colour name of each object (a :data:`REFERRING_COLOURS` name).
+        centres: (K, 2) float, the centroid (x, y) px of each mask.
+        expressions: (K,) list of the referring expressions of each object (at most
+            ``max_sentences``, possibly none), e.g. ``'the red disk'``, ``'the box on the left'``;
+            each names exactly one object of the image (see :func:`referring_expressions`).
+    """
+    image: np.ndarray
+    masks: np.ndarray
+    shapes: List[str]
+    colours: List[str]
+    centres: np.ndarray
+    expressions: List[List[str]]
+
+
+def referring_expressions(shapes: Sequence[str], colours: Sequence[str], centres: np.ndarray,
+                          margin: float) -> List[List[str]]:
+    """Every expression that names exactly one object, per object: ``(K,)`` lists of str.
+
+    Each expression is ``'the '`` + a descriptor — the shape (``'disk'``), colour and shape
+    (``'red disk'``) or colour alone (``'red one'``) — that either matches this object only,
+    or, when it matches several, + a position phrase (:data:`POSITION_PHRASES`) that holds for
+    this object alone among them: its centre lies at least ``margin`` px further in that direction
+    than every other match's centre (``'the disk on the left'``: the leftmost of the disks).
+
+    Args:
+        shapes, colours: (K,) names per object.
+        centres: (K, 2) float centroids (x, y) px.
+        margin: Smallest gap in px between the centres along the axis of a position phrase.
+    """
+    centres = np.asarray(centres, float).reshape(-1, 2)
+    k_objs = len(shapes)
+    out = []
+    for i in range(k_objs):
+        descriptors = ((shapes[i], [j for j in range(k_objs) if shapes[j] == shapes[i]]),
+                       (f'{colours[i]} {shapes[i]}',
+                        [j for j in range(k_objs) if shapes[j] == shapes[i] and colours[j] == colours[i]]),
+                       (f'{colours[i]} one', [j for j in range(k_objs) if colours[j] == colours[i]]))
+        found = []
+        for words, matches in descriptors:
+            others = [j for j in matches if j != i]
+            if not others:
+                found.append(f'the {words}')
+                continue
+            for phrase, axis, sign in POSITION_PHRASES:
+                gap = sign * (centres[i, axis] - centres[others, axis])
+                if gap.min() >= margin:
+                    found.append(f'the {words} {phrase}')
+        out.append(found)
+    return out
+
+
+def _named_colour_sprite(rng: np.random.Generator, size: int, hue: float) -> np.ndarray:
+    """A (size, size, 3) float32 texture of one named hue: blotches of lighter and darker shades.
+
+    Shading scales R, G and B together, so every pixel keeps the hue (and saturation) it was given.
+    """
+    base = np.array(colorsys.hsv_to_rgb((hue + rng.uniform(-0.02, 0.02)) % 1.0, rng.uniform(0.75, 1.0),
+                                        rng.uniform(0.8, 1.0)), np.float32) * 255
+    shade = 0.7 + 0.3 * _smooth_noise(rng, size, size, rng.uniform(3, 6))
+    return np.clip(base * shade, 0, 255)
+
+
+def render_referring_image(rng: RngLike = 0, height: int = 96, width: int = 128, min_objects: int = 3,
+                           max_objects: int = 5, max_sentences: int = 3,
+                           twin_probability: float = 0.35) -> ToyReferringImage:
+    """Render one referring-segmentation image (see :class:`ToyReferringImage`).
+
+    ``min_objects``..``max_objects`` disks / boxes / triangles (bounding radius 0.11-0.17 x the
+    shorter side), each of one named colour (:data:`REFERRING_COLOURS`), placed wholly inside the
+    image with at least 2 px between any two (a shape that finds no free place after 200 tries is
+    left out).  With probability ``twin_probability`` a shape copies the colour and kind of an
+    earlier one, so that only a position word tells the two apart.  Each object keeps at most
+    ``max_sentences`` of its :func:`referring_expressions` (margin: :data:`POSITION_MARGIN` x the shorter
+    side), drawn at random; an object no expression singles out (the middle one of three twins) has none.
+    """
+    rng = _as_rng(rng)
+    h, w = int(height), int(width)
+    mn = min(h, w)
+    img = _background(rng, h, w)
+    kinds, colours, centres, masks = [], [], [], []
+    placed = []  # (cx, cy, radius)
+    for _ in range(int(rng.integers(min_objects, max_objects + 1))):
+        if placed and rng.random() < twin_probability:
+            twin = int(rng.integers(len(placed)))
+            kind, colour = kinds[twin], colours[twin]
+        else:
+            kind = COCO_THING_CLASSES[int(rng.integers(len(COCO_THING_CLASSES)))]
+            colour = REFERRING_COLOURS[int(rng.integers(len(REFERRING_COLOURS)))][0]
+        radius = rng.uniform(0.11, 0.17) * mn
+        lo, hi = radius + 1, np.array([w, h], float) - 2 - radius
+        for _attempt in range(200):
+            cx, cy = rng.uniform(lo, hi)
+            if all(np.hypot(cx - x, cy - y) >= radius + r + 2 for x, y, r in placed):
+                break
+        else:
+            continue
+        shape = _make_shape(rng, kind, radius)
+        shape.sprite = _named_colour_sprite(rng, shape.sprite.shape[0], dict(REFERRING_COLOURS)[colour])
+        ang = rng.uniform(0, 2 * np.pi)
+        mask = _shape_mask(shape, cx, cy, ang, h, w)
+        img[mask] = _shape_texture(shape, cx, cy, ang, h, w)[mask]
+        ys, xs = np.nonzero(mask)
+        placed.append((cx, cy, radius))
+        kinds.append(kind)
+        colours.append(colour)
+        centres.append((xs.mean(), ys.mean()))
+        masks.append(mask)
+    centres = np.array(centres, float).reshape(-1, 2)
+    expressions = []
+    for found in referring_expressions(kinds, colours, centres, POSITION_MARGIN * mn):
+        keep = rng.permutation(len(found))[:max_sentences]
+        expressions.append([found[j] for j in keep])
+    return ToyReferringImage(np.clip(np.round(img), 0, 255).astype(np.uint8),
+                             np.array(masks, bool).reshape(-1, h, w), kinds, colours, centres, expressions)

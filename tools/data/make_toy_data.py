@@ -1,10 +1,12 @@
 #!/usr/bin/env python
-"""Generate FastSAM2's deterministic toy datasets (DAVIS, YouTube-VOS, E2FGVI, COCO panoptic, YouTube-VIS, DUTS).
+"""Generate FastSAM2's deterministic toy datasets (DAVIS, YouTube-VOS, E2FGVI, COCO panoptic, YouTube-VIS, DUTS,
+RefCOCO).
 
 Example::
 
     python tools/data/make_toy_data.py                      # everything under data/toy/
     python tools/data/make_toy_data.py --layouts davis --num-videos 2 --num-frames 8
+    python tools/data/make_toy_data.py --layouts refcoco    # data/toy/refcoco/{train2014,refcoco}
 
 Each layout goes to ``<out>/<layout>/``.  A layout already made with the same arguments is left as
 it is; otherwise it is rebuilt in a temporary sibling directory and renamed into place.  See
@@ -19,7 +21,7 @@ import seg.toy_data as td
 
 
 def parse_args(argv, layouts, default_root):
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--out', default=default_root,
                    help=f'root; each layout goes to <out>/<layout> (default: {default_root})')
     p.add_argument('--layouts', nargs='+', choices=layouts, default=list(layouts), metavar='LAYOUT',
@@ -30,9 +32,10 @@ def parse_args(argv, layouts, default_root):
     p.add_argument('--num-frames', type=int, help='frames per video (default: layout default)')
     p.add_argument('--height', type=int, help='frame / image height in px, all layouts (default: layout default)')
     p.add_argument('--width', type=int, help='frame / image width in px, all layouts (default: layout default)')
-    p.add_argument('--num-images', type=int, help='COCO panoptic / static training images (default: layout default)')
+    p.add_argument('--num-images', type=int,
+                   help='COCO panoptic / static / RefCOCO training images (default: layout default)')
     p.add_argument('--num-val-images', type=int,
-                   help='COCO panoptic / static val images (default: max(1, num_images // 4))')
+                   help='COCO panoptic / static / RefCOCO val images (default: max(1, num_images // 4))')
     p.add_argument('--force', action='store_true', help='regenerate even when up to date')
     return p.parse_args(argv)
 
@@ -47,7 +50,9 @@ def main(argv=None) -> int:
         params = td.layout_defaults(layout)
         params.update(kwargs)
         size = f'{params["height"]}x{params["width"]}'
-        if layout in td.IMAGE_LAYOUTS:
+        if 'num_test' in params:
+            what = f'{params["num_train"]}+{params["num_val"]}+{params["num_test"]}+{params["num_test"]} images {size}'
+        elif layout in td.IMAGE_LAYOUTS:
             what = f'{params["num_train"]}+{params["num_val"]} images {size}'
         else:
             what = f'{params["num_train"]}+{params["num_val"]} videos x {params["num_frames"]} frames {size}'
