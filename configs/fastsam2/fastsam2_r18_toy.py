@@ -29,3 +29,94 @@ model = dict(
                        text_encoder=dict(type='ToyTextEncoder', embed_dim=64)),
     memory=dict(type='StreamingMemoryAdapter', embed_dim=feat, num_short=4, num_long=4),
     task_router=dict(type='TaskRouter', tasks=tasks))
+
+# ---------------------------------------------------------------------------- data
+coco_root = 'data/toy/coco_panoptic/'
+davis_root = 'data/toy/davis'
+refcoco_root = 'data/toy/refcoco/'
+metainfo = {{_base_.metainfo}}
+meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction')
+coco = dict(type='CocoPanopticDataset', data_root=coco_root, metainfo=metainfo,
+            ann_file='annotations/panoptic_train2017.json',
+            data_prefix=dict(img='train2017/', seg='annotations/panoptic_train2017/'),
+            filter_cfg=dict(filter_empty_gt=True, min_size=8))
+coco_val = dict(coco, ann_file='annotations/panoptic_val2017.json',
+                data_prefix=dict(img='val2017/', seg='annotations/panoptic_val2017/'), test_mode=True)
+panoptic_train = dict(coco, pipeline=[
+    dict(type='LoadImageFromFile', to_float32=True),
+    dict(type='LoadPanopticAnnotations', with_bbox=True, with_mask=True, with_seg=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs', meta_keys=meta_keys)])
+interactive_train = dict(coco, pipeline=[
+    dict(type='LoadImageFromFile', to_float32=True),
+    dict(type='LoadPanopticAnnotations', with_bbox=True, with_mask=True, with_seg=True),
+    dict(type='PanopticSegmentsAsInstances', num_things={{_base_.num_things_classes}}),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs', meta_keys=meta_keys),
+    dict(type='SampleInteractivePrompts', num_objects=8)])
+vos_train = dict(type='VOSTrackDataset', data_root=davis_root, split='train', num_frames=3, max_skip=3,
+                 max_objects=3, repeat=12)
+# No flips: the sentences say "left" and "right".
+referring_train = dict(type='RefCOCODataset', data_root=refcoco_root, split='train', text_mode='random', pipeline=[
+    dict(type='LoadImageFromFile', to_float32=True),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='PackReferringInputs')])
+
+# The four sources in one shuffled stream: each batch of 4 mixes tasks at random, in shares of
+# about 48 panoptic : 48 interactive : 48 VOS clips : 64 referring per round.
+train_dataloader = dict(
+    _delete_=True,
+    batch_size=4,
+    num_workers=0,
+    persistent_workers=False,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(type='ConcatDataset', ignore_keys=['classes', 'thing_classes', 'stuff_classes', 'palette'],
+                 datasets=[panoptic_train, interactive_train, vos_train, referring_train]))
+
+test_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')
+panoptic_test = dict(coco_val, pipeline=[
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadPanopticAnnotations'),
+    dict(type='PackDetInputs', meta_keys=test_meta_keys)])
+interactive_test = dict(coco_val, pipeline=[
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadPanopticAnnotations', with_bbox=True, with_mask=True, with_seg=True),
+    dict(type='PanopticSegmentsAsInstances', num_things={{_base_.num_things_classes}}),
+    dict(type='PackDetInputs', meta_keys=test_meta_keys),
+    dict(type='SampleInteractivePrompts', test_mode=True)])
+vos_test = dict(type='VOSTrackDataset', data_root=davis_root, split='val', num_frames=None)
+referring_test = dict(type='RefCOCODataset', data_root=refcoco_root, split='val', text_mode='all', test_mode=True,
+                      pipeline=[dict(type='LoadImageFromFile'),
+                                dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+                                dict(type='PackReferringInputs')])
+val_dataloader = dict(
+    _delete_=True,
+    batch_size=2,
+    num_workers=0,
+    persistent_workers=False,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(type='ConcatDataset', ignore_keys=['classes', 'thing_classes', 'stuff_classes', 'palette'],
+                 datasets=[panoptic_test, interactive_test, vos_test, referring_test]))
+test_dataloader = val_dataloader
+val_evaluator = [
+    dict(type='TaskFilteredMetric', task='panoptic',
+         metric=dict(type='CocoPanopticMetric', ann_file=coco_root + 'annotations/panoptic_val2017.json',
+                     seg_prefix=coco_root + 'annotations/panoptic_val2017/')),
+    dict(type='TaskFilteredMetric', task='interactive',
+         metric=dict(type='InteractivePromptMetric', gt_field='gt_instances')),
+    dict(type='TaskFilteredMetric', task='vos', metric=dict(type='DAVISMetric')),
+    dict(type='TaskFilteredMetric', task='referring', metric=dict(type='ReferringMetric')),
+]
+test_evaluator = val_evaluator
+
+max_iters = 1500
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
+    dict(type='MultiStepLR', begin=0, end=max_iters, by_epoch=False, milestones=[1250], gamma=0.1)
+]
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+# Every parameter takes part in every step (see FastSAM2's docstring).
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=False)

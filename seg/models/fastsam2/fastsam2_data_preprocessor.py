@@ -5,6 +5,7 @@ import torch.nn.functional as F
 from mmdet.models.data_preprocessors import DetDataPreprocessor
 from mmdet.structures import TrackDataSample
 from mmdet.structures.mask import BitmapMasks
+from mmengine.structures import PixelData
 
 from seg.registry import MODELS
 
@@ -71,8 +72,8 @@ class FastSAM2DataPreprocessor(DetDataPreprocessor):
                 frame.gt_instances.masks = F.pad(masks, (0, width - masks.shape[-1], 0, height - masks.shape[-2]))
         if 'gt_sem_seg' in frame:
             seg = frame.gt_sem_seg.sem_seg
-            frame.gt_sem_seg.sem_seg = F.pad(seg, (0, width - seg.shape[-1], 0, height - seg.shape[-2]),
-                                             value=self.seg_pad_value)
+            padded = F.pad(seg, (0, width - seg.shape[-1], 0, height - seg.shape[-2]), value=self.seg_pad_value)
+            frame.gt_sem_seg = PixelData(sem_seg=padded, metainfo=frame.gt_sem_seg.metainfo)
 
     @staticmethod
     def frame_counts(data_samples) -> List[int]:
