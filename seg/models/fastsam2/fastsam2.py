@@ -2,6 +2,7 @@
 from typing import Dict, List, Optional, Tuple
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from mmdet.structures import SampleList, TrackDataSample
 from mmdet.structures.mask import BitmapMasks
@@ -30,8 +31,9 @@ class FastSAM2(RapSAM):
     - ``panoptic`` images and ``video_instance`` clips: the head's object queries
       (RapSAM's path and losses);
     - ``interactive`` and ``referring`` images: prompt queries from
-      :class:`PromptFusion` (points, boxes, masks, sentences), decoded on the
-      head's prompt path: one mask per prompt object;
+      :class:`PromptFusion` (points, boxes, masks, sentences) plus a projection
+      (``prompt_feature_proj``) of the features under each prompt's region,
+      decoded on the head's prompt path: one mask per prompt object;
     - ``vos`` and ``interactive`` clips: the prompted frame's queries start each
       object; later frames read the object's memory
       (:class:`StreamingMemoryAdapter`) and are decoded on the prompt path.
@@ -43,7 +45,8 @@ class FastSAM2(RapSAM):
 
     A RapSAM checkpoint loads as initialisation: ``backbone``, ``neck`` (a
     :class:`LiteDFPN` with YOSO's settings has YOSONeck's keys) and
-    ``panoptic_head`` match; ``prompt_fusion`` and ``memory`` are new.
+    ``panoptic_head`` match; ``prompt_fusion``, ``prompt_feature_proj`` and
+    ``memory`` are new.
 
     Args:
         backbone, neck, panoptic_head, panoptic_fusion_head: as :class:`RapSAM`.
@@ -71,6 +74,8 @@ class FastSAM2(RapSAM):
         self.prompt_fusion = MODELS.build(prompt_fusion)
         self.memory = MODELS.build(memory)
         self.task_router = MODELS.build(task_router)
+        channels = self.prompt_fusion.embed_dim
+        self.prompt_feature_proj = nn.Linear(channels, channels)
         # Task groups differ between processes: their losses must not synchronise.
         self.panoptic_head.sync_loss_normalisers = False
 
@@ -90,8 +95,13 @@ class FastSAM2(RapSAM):
         return list(feats.split(counts))
 
     # ------------------------------------------------------------------ prompts
-    def _prompt_queries(self, prompts: List[InstanceData], frames: List) -> Tuple[Tensor, Tensor]:
-        """Checked prompts of ``frames`` → (B, K, C) queries and (B, K) valid, coordinates on the padded canvas."""
+    def _prompt_queries(self, prompts: List[InstanceData], frames: List, feats: Tensor) -> Tuple[Tensor, Tensor]:
+        """Checked prompts of ``frames`` → (B, K, C) queries and (B, K) valid, coordinates on the padded canvas.
+
+        A query is the prompt fusion's embedding plus ``prompt_feature_proj`` of the
+        frame's features (B, C, h, w) averaged over the prompt's region: its mask, box
+        and positive clicks (nothing for a text), so a prompt starts from what is there.
+        """
         check_prompts(prompts, [tuple(f.metainfo['img_shape'][:2]) for f in frames])
         canvas = [tuple(f.metainfo['batch_input_shape']) for f in frames]
         padded = []
@@ -101,7 +111,13 @@ class FastSAM2(RapSAM):
                 masks = prompt.masks.float()
                 prompt.masks = F.pad(masks, (0, size[1] - masks.shape[-1], 0, size[0] - masks.shape[-2]))
             padded.append(prompt)
-        return self.prompt_fusion(padded, canvas)
+        queries, valid = self.prompt_fusion(padded, canvas)
+        regions = queries.new_zeros(queries.shape[:2] + feats.shape[-2:])
+        for b, (prompt, size) in enumerate(zip(padded, canvas)):
+            region = prompt_regions(prompt, size, feats.shape[-2:])
+            regions[b, :len(region)] = region.to(regions)
+        pooled = torch.einsum('bkhw,bchw->bkc', regions, feats) / regions.sum((2, 3))[..., None].clamp(min=1.0)
+        return queries + self.prompt_feature_proj(pooled), valid
 
     def _decode(self, feats: Tensor, queries: Tensor) -> Tuple[List[Tensor], List[Tensor], Tensor]:
         """Prompt-path decoding of (B, K, C) queries on (B, C, h, w) features → per-stage masks, IoUs, queries."""
@@ -136,7 +152,7 @@ class FastSAM2(RapSAM):
         return losses
 
     def _image_prompt_loss(self, feats: Tensor, samples: SampleList) -> Dict[str, Tensor]:
-        queries, valid = self._prompt_queries([s.prompts for s in samples], samples)
+        queries, valid = self._prompt_queries([s.prompts for s in samples], samples, feats)
         all_masks, all_ious, _ = self._decode(feats, queries)
         targets = torch.cat([_target_masks(s, k, feats.device) for s, k in zip(samples, valid.sum(1).tolist())])
         losses = {}
@@ -149,7 +165,7 @@ class FastSAM2(RapSAM):
     def _clip_prompt_loss(self, feats: Tensor, samples: SampleList) -> Dict[str, Tensor]:
         logits, targets = [], []
         for clip_feats, sample in zip(feats.split([len(s) for s in samples]), samples):
-            start, queries = self._clip_start(sample)
+            start, queries = self._clip_start(sample, clip_feats)
             masks = self.memory(clip_feats[start:], queries, decode=self._decode_frame)  # (T', K, h, w)
             logits.append(masks.flatten(0, 1))
             targets.append(torch.cat([_target_masks(frame, len(queries), feats.device)
@@ -157,11 +173,11 @@ class FastSAM2(RapSAM):
         logits, targets = torch.cat(logits), torch.cat(targets)
         return self._mask_losses(logits, None, targets)
 
-    def _clip_start(self, sample: TrackDataSample) -> Tuple[int, Tensor]:
-        """The first prompted frame of a clip and its objects' (K, C) queries."""
+    def _clip_start(self, sample: TrackDataSample, feats: Tensor) -> Tuple[int, Tensor]:
+        """The first prompted frame of a clip (features (T, C, h, w)) and its objects' (K, C) queries."""
         for t, frame in enumerate(sample):
             if 'prompts' in frame:
-                queries, _ = self._prompt_queries([frame.prompts], [frame])
+                queries, _ = self._prompt_queries([frame.prompts], [frame], feats[t:t + 1])
                 return t, queries[0]
         raise ValueError('a prompted clip has no frame with prompts')
 
@@ -205,7 +221,7 @@ class FastSAM2(RapSAM):
         return results
 
     def _predict_image_prompts(self, feats: Tensor, samples: SampleList, rescale: bool) -> None:
-        queries, valid = self._prompt_queries([s.prompts for s in samples], samples)
+        queries, valid = self._prompt_queries([s.prompts for s in samples], samples, feats)
         all_masks, all_ious, _ = self._decode(feats, queries)
         size = samples[0].metainfo['batch_input_shape']
         masks = F.interpolate(all_masks[-1], size=size, mode='bilinear', align_corners=False)
@@ -221,7 +237,7 @@ class FastSAM2(RapSAM):
         for t, frame in enumerate(frames):
             prompts = None
             if 'prompts' in frame:
-                queries, _ = self._prompt_queries([frame.prompts], [frame])
+                queries, _ = self._prompt_queries([frame.prompts], [frame], feats[t:t + 1])
                 prompts = {k: q for k, q in enumerate(queries[0])}
             if prompts is None and not self.memory.object_ids:
                 logits = feats.new_zeros((0,) + feats.shape[-2:])
@@ -257,12 +273,46 @@ class FastSAM2(RapSAM):
         queries = None
         if prompts:
             ids = sorted(prompts)
-            fused, _ = self._prompt_queries([InstanceData.cat([prompts[i] for i in ids])], [frame])
+            fused, _ = self._prompt_queries([InstanceData.cat([prompts[i] for i in ids])], [frame], frame_feats[None])
             queries = dict(zip(ids, fused[0]))
         if queries is None and not self.memory.object_ids:
             return [], frame_feats.new_zeros((0,) + tuple(frame.metainfo['ori_shape'][:2]))
         ids, logits = self.memory.step(frame_feats, queries, remove=remove, decode=self._decode_frame)
         return ids, self.frame_logits(logits, frame, rescale=True)
+
+
+def prompt_regions(prompt: InstanceData, canvas: Tuple[int, int], size: Tuple[int, int]) -> Tensor:
+    """(K, h, w) weights in [0, 1] of each object's prompted region on an (h, w) feature grid.
+
+    The region is the union (maximum) of the mask prompt (area-resized), the box
+    (cells whose centres it covers) and the cells of the positive clicks, for the
+    objects that have each (``has_box`` / ``has_mask``); a text gives no region.
+    ``canvas`` (H, W) is the padded image the prompts' pixels refer to.
+    """
+    height, width = canvas
+    h, w = size
+    num = len(prompt)
+    device = next(iter(prompt.values())).device if isinstance(next(iter(prompt.values())), Tensor) else 'cpu'
+    region = torch.zeros(num, h, w, device=device)
+    if 'masks' in prompt:
+        masks = F.interpolate(prompt.masks.float()[:, None], size=(h, w), mode='area')[:, 0]
+        keep = prompt.has_mask if 'has_mask' in prompt else torch.ones(num, dtype=torch.bool, device=device)
+        region = torch.maximum(region, masks * keep[:, None, None].to(masks))
+    if 'boxes' in prompt:
+        ys = (torch.arange(h, device=device) + 0.5) * height / h
+        xs = (torch.arange(w, device=device) + 0.5) * width / w
+        x1, y1, x2, y2 = prompt.boxes.to(region).unbind(-1)
+        inside = ((ys[None, :, None] >= y1[:, None, None]) & (ys[None, :, None] <= y2[:, None, None])
+                  & (xs[None, None, :] >= x1[:, None, None]) & (xs[None, None, :] <= x2[:, None, None]))
+        keep = prompt.has_box if 'has_box' in prompt else torch.ones(num, dtype=torch.bool, device=device)
+        region = torch.maximum(region, (inside & keep[:, None, None]).to(region))
+    if 'points' in prompt:
+        labels = prompt.point_labels if 'point_labels' in prompt else torch.ones(prompt.points.shape[:2])
+        cells_y = (prompt.points[..., 1] * h / height).long().clamp(0, h - 1)
+        cells_x = (prompt.points[..., 0] * w / width).long().clamp(0, w - 1)
+        for k, j in (labels == 1).nonzero().tolist():
+            region[k, cells_y[k, j], cells_x[k, j]] = 1.0
+    return region
 
 
 def _bool_masks(masks, device='cpu') -> Tensor:

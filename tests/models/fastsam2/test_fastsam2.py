@@ -238,7 +238,7 @@ def test_a_rapsam_checkpoint_initialises_it_with_only_the_new_modules_missing(cf
     model = build_model(cfg)
     result = model.load_state_dict(rapsam.state_dict(), strict=False)
     assert result.unexpected_keys == []
-    assert {k.split('.')[0] for k in result.missing_keys} == {'prompt_fusion', 'memory'}
+    assert {k.split('.')[0] for k in result.missing_keys} == {'prompt_fusion', 'memory', 'prompt_feature_proj'}
 
 
 @pytest.mark.parametrize('field,value,words', [
