@@ -1,4 +1,4 @@
-"""demo/demo.py on a toy image: panoptic picture, prompted picture, clear errors."""
+"""demo/demo.py on a toy image with RapSAM and FastSAM2: panoptic picture, prompted picture, clear errors."""
 import importlib.util
 from pathlib import Path
 
@@ -15,6 +15,7 @@ spec = importlib.util.spec_from_file_location('demo_script', REPO / 'demo' / 'de
 demo = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(demo)
 CONFIG = str(REPO / 'configs' / 'rapsam' / 'rapsam_r18_toy.py')
+FASTSAM2 = str(REPO / 'configs' / 'fastsam2' / 'fastsam2_r18_toy.py')
 #: The toy model's VOID segment id: its vocabulary size.
 VOID = len(COCO_PANOPTIC_CLASSES)
 
@@ -92,9 +93,10 @@ def test_prompted_picture_is_input_beside_overlay(image, tmp_path, predictions):
     assert np.array_equal(overlay[clicks == 0], without_clicks[clicks == 0])
 
 
-def test_panoptic_picture(image, tmp_path, predictions):
+@pytest.mark.parametrize('config', [CONFIG, FASTSAM2], ids=['rapsam', 'fastsam2'])
+def test_panoptic_picture(image, tmp_path, predictions, config):
     out = tmp_path / 'pan.png'
-    assert demo.main([image, CONFIG, '--untrained', '--out', str(out)]) == 0
+    assert demo.main([image, config, '--untrained', '--out', str(out)]) == 0
     source, left, overlay = _halves(out, image)
     assert np.array_equal(left, source)
     pan_seg = predictions[0].pred_panoptic_seg.sem_seg[0].numpy()
@@ -102,17 +104,28 @@ def test_panoptic_picture(image, tmp_path, predictions):
     _painted_only_inside(source, overlay, pan_seg != VOID)
 
 
-def test_bad_inputs_fail_clearly(image, tmp_path):
-    with pytest.raises(FileNotFoundError, match='not found'):
-        demo.main([str(tmp_path / 'nope.jpg'), CONFIG, '--untrained', '--out', str(tmp_path / 'x.png')])
+def _one_error_line(capsys) -> str:
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('demo.py: error: '), lines
+    return lines[0]
+
+
+def test_bad_inputs_fail_clearly(image, tmp_path, capsys):
+    out = tmp_path / 'x.png'
+    assert demo.main([str(tmp_path / 'nope.jpg'), CONFIG, '--untrained', '--out', str(out)]) == 2
+    assert 'nope.jpg not found' in _one_error_line(capsys)
     broken = tmp_path / 'broken.jpg'
     broken.write_bytes(b'not a jpeg')
-    with pytest.raises(ValueError, match='cannot decode'):
-        demo.main([str(broken), CONFIG, '--untrained', '--out', str(tmp_path / 'x.png')])
+    assert demo.main([str(broken), CONFIG, '--untrained', '--out', str(out)]) == 2
+    assert 'cannot decode' in _one_error_line(capsys)
     with pytest.raises(SystemExit):
-        demo.main([image, CONFIG, '--points', '1,2,3', '--out', str(tmp_path / 'x.png')])
+        demo.main([image, CONFIG, '--points', '1,2,3', '--out', str(out)])
+    assert 'expected 2 comma-separated numbers' in capsys.readouterr().err
+    assert demo.main([image, CONFIG, '--weights', str(tmp_path / 'w.pth'), '--out', str(out)]) == 2
+    assert 'weights file' in _one_error_line(capsys)
     with pytest.raises(FileNotFoundError, match='weights'):
-        demo.main([image, CONFIG, '--weights', str(tmp_path / 'w.pth'), '--out', str(tmp_path / 'x.png')])
+        demo.main([image, CONFIG, '--weights', str(tmp_path / 'w.pth'), '--out', str(out), '--debug'])
+    assert not out.exists()
 
 
 def test_no_weights_is_refused_unless_asked_for(image, tmp_path, capsys):
@@ -120,3 +133,70 @@ def test_no_weights_is_refused_unless_asked_for(image, tmp_path, capsys):
         demo.main([image, CONFIG, '--out', str(tmp_path / 'x.png')])
     assert info.value.code == 2 and 'meaningless masks' in capsys.readouterr().err
     assert not (tmp_path / 'x.png').exists()
+
+
+# ---------------------------------------------------------------------------- FastSAM2
+def test_fastsam2_text_alone_is_one_object(image, tmp_path, predictions):
+    out = tmp_path / 'text.png'
+    assert demo.main([image, FASTSAM2, '--untrained', '--text', 'the dog on the left', '--out', str(out)]) == 0
+    source, left, overlay = _halves(out, image)
+    assert np.array_equal(left, source)
+    result = predictions[0]
+    assert result.metainfo['task'] == 'referring'
+    assert set(result.prompts.keys()) == {'texts'} and result.prompts.texts == ['the dog on the left']
+    masks = result.pred_instances.masks.numpy()
+    assert masks.shape == (1, *source.shape[:2])
+    assert np.array_equal(overlay, overlay_masks(source, masks))
+    _painted_only_inside(source, overlay, masks.any(0))
+
+
+def test_fastsam2_one_object_per_box_with_every_point_and_the_text(image, tmp_path, predictions):
+    out = tmp_path / 'all.png'
+    points = [[20.0, 30.0], [40.0, 50.0]]
+    assert demo.main([image, FASTSAM2, '--untrained', '--points', '20,30', '40,50', '--boxes', '5,5,60,60',
+                      '10,20,90,100', '--text', 'the dog on the left', '--out', str(out)]) == 0
+    source, left, overlay = _halves(out, image)
+    assert np.array_equal(left, source)
+    prompts = predictions[0].prompts
+    assert prompts.boxes.tolist() == [[5, 5, 60, 60], [10, 20, 90, 100]]
+    assert prompts.points.tolist() == [points, points] and prompts.point_labels.tolist() == [[1, 1], [1, 1]]
+    assert prompts.texts == ['the dog on the left'] * 2
+    masks = predictions[0].pred_instances.masks.numpy()
+    assert masks.shape == (2, *source.shape[:2])  # one per box
+    assert np.array_equal(overlay, overlay_masks(source, masks, points=points))
+
+
+def test_fastsam2_points_without_boxes_are_one_object(image, tmp_path, predictions):
+    assert demo.main([image, FASTSAM2, '--untrained', '--points', '20,30', '40,50', '--out',
+                      str(tmp_path / 'p.png')]) == 0
+    prompts = predictions[0].prompts
+    assert prompts.points.tolist() == [[[20, 30], [40, 50]]] and set(prompts.keys()) == {'points', 'point_labels'}
+    assert predictions[0].pred_instances.masks.shape[0] == 1
+
+
+@pytest.mark.parametrize('prompt,words', [
+    (['--points', '20,30', '500,10'], 'the prompt: point 1 at (x, y) = (500, 10) lies outside the image'),
+    (['--text', '  '], "the prompt: text '  ' is empty or only whitespace"),
+    (['--boxes', '5,5,60,60', '30,10,20,40'], 'box 1: box (x1, y1, x2, y2) = (30.0, 10.0, 20.0, 40.0) has x2 < x1'),
+    (['--text', ''], "text '' is empty"),
+], ids=['point-outside', 'blank-text', 'box-x2-before-x1', 'empty-text'])
+def test_fastsam2_bad_prompts_are_one_error_line_and_no_picture(image, tmp_path, capsys, prompt, words):
+    out = tmp_path / 'bad.png'
+    assert demo.main([image, FASTSAM2, '--untrained', *prompt, '--out', str(out)]) == 2
+    assert words in _one_error_line(capsys)
+    assert not out.exists()
+
+
+def test_text_on_a_rapsam_config_is_one_error_line(image, tmp_path, capsys):
+    out = tmp_path / 'bad.png'
+    assert demo.main([image, CONFIG, '--untrained', '--points', '20,30', '--text', 'the dog', '--out', str(out)]) == 2
+    assert 'RapSAM takes no text prompt' in _one_error_line(capsys)
+    assert not out.exists()
+
+
+def test_help_states_the_prompt_rule(capsys):
+    with pytest.raises(SystemExit):
+        demo.main(['--help'])
+    text = ' '.join(capsys.readouterr().out.split())
+    assert 'one object per box, each with its box, all the --points and the --text' in text
+    assert 'without --boxes, one object from the --points and/or the --text together' in text

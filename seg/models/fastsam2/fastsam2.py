@@ -10,6 +10,7 @@ from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from ext.sam.prompt_encoder import PADDING_LABEL, POSITIVE_LABEL
 from seg.models.rapsam.rapsam import RapSAM, crop_and_rescale
 from seg.models.rapsam.rapsam_video_head import IOU_LOSS_WEIGHT
 from seg.registry import MODELS
@@ -256,7 +257,10 @@ class FastSAM2(RapSAM):
 
     @staticmethod
     def frame_logits(logits: Tensor, frame, rescale: bool) -> Tensor:
-        """(K, h, w) stride-4 logits → (K, H, W) at ``ori_shape`` (``rescale``) or ``img_shape``."""
+        """(K, h, w) stride-4 logits → (K, H, W) at ``ori_shape`` (``rescale``) or ``img_shape``; K may be 0."""
+        if logits.size(0) == 0:  # every object removed: interpolation refuses an empty batch
+            size = frame.metainfo['ori_shape' if rescale else 'img_shape'][:2]
+            return logits.new_zeros((0, *size))
         size = frame.metainfo['batch_input_shape']
         logits = F.interpolate(logits[None], size=size, mode='bilinear', align_corners=False)[0]
         return crop_and_rescale(logits, frame.metainfo, rescale)
@@ -267,18 +271,49 @@ class FastSAM2(RapSAM):
         """One frame of a video, as its features (C, h, w) and its (processed) frame sample.
 
         ``prompts`` maps object ids to one-object prompt InstanceData (new objects
-        or corrections). Returns the ids alive and their mask logits at
+        or corrections); objects may differ in their prompt fields (one a click,
+        another a box and a text). Returns the ids alive and their mask logits at
         ``ori_shape``. Call ``self.memory.reset()`` before a new video.
         """
-        queries = None
-        if prompts:
-            ids = sorted(prompts)
-            fused, _ = self._prompt_queries([InstanceData.cat([prompts[i] for i in ids])], [frame], frame_feats[None])
-            queries = dict(zip(ids, fused[0]))
+        queries = self._object_queries(prompts, frame, frame_feats) if prompts else None
         if queries is None and not self.memory.object_ids:
-            return [], frame_feats.new_zeros((0,) + tuple(frame.metainfo['ori_shape'][:2]))
+            return [], frame_feats.new_zeros((0, *frame.metainfo['ori_shape'][:2]))
         ids, logits = self.memory.step(frame_feats, queries, remove=remove, decode=self._decode_frame)
         return ids, self.frame_logits(logits, frame, rescale=True)
+
+    def _object_queries(self, prompts: Dict[int, InstanceData], frame, frame_feats: Tensor) -> Dict[int, Tensor]:
+        """(C,) query of each object of ``prompts``, fused as one sample per set of prompt fields.
+
+        Objects with the same fields are fused together (their points padded to one
+        count with label -1), so a frame whose objects share their fields is fused
+        exactly as :meth:`_predict_clip` fuses it.
+        """
+        groups: Dict[frozenset, List[int]] = {}
+        for obj_id in sorted(prompts):
+            groups.setdefault(frozenset(prompts[obj_id].keys()), []).append(obj_id)
+        queries = {}
+        for ids in groups.values():
+            fused, _ = self._prompt_queries([_cat_objects([prompts[i] for i in ids])], [frame], frame_feats[None])
+            queries.update(zip(ids, fused[0]))
+        return dict(sorted(queries.items()))
+
+
+def _cat_objects(prompts: List[InstanceData]) -> InstanceData:
+    """One prompt of the objects of ``prompts`` (the same fields each): points padded to one count with label -1."""
+    if len(prompts) == 1 or not all(isinstance(p.get('points'), Tensor) and p.points.dim() == 3 for p in prompts):
+        return InstanceData.cat(prompts)  # no points, or points :func:`check_prompts` will refuse
+    count = max(p.points.shape[1] for p in prompts)
+    padded = []
+    for prompt in prompts:
+        points = prompt.points
+        labels = prompt.point_labels if 'point_labels' in prompt else torch.full(
+            points.shape[:2], POSITIVE_LABEL, dtype=torch.long, device=points.device)
+        missing = count - points.shape[1]
+        prompt = prompt.clone()
+        prompt.points = F.pad(points, (0, 0, 0, missing))
+        prompt.point_labels = F.pad(labels, (0, missing), value=PADDING_LABEL)
+        padded.append(prompt)
+    return InstanceData.cat(padded)
 
 
 def prompt_regions(prompt: InstanceData, canvas: Tuple[int, int], size: Tuple[int, int]) -> Tensor:

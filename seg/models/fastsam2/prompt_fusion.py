@@ -53,12 +53,24 @@ _FIELD_HELP = ('points (K, P, 2) (x, y) pixels, point_labels (K, P) 1/0/-1, boxe
 
 
 class PromptError(InputError):
-    """A prompt :class:`PromptFusion` cannot use; the message names the sample, the object, the problem and the fix."""
+    """A prompt :class:`PromptFusion` cannot use; the message names the sample, the object, the problem and the fix.
+
+    Attributes:
+        sample: index of the sample in the batch, or None when the batch itself is wrong.
+        obj: index of the object in its sample, or None when the whole sample is wrong.
+        detail: the problem and the fix without the sample and object, for callers that
+            name the prompt as their user knows it (``seg.apis``: "object 7 on frame 2").
+    """
+
+    def __init__(self, message: str, sample: Optional[int] = None, obj: Optional[int] = None,
+                 detail: Optional[str] = None):
+        super().__init__(message)
+        self.sample, self.obj, self.detail = sample, obj, detail
 
 
 def _fail(sample: int, problem: str, fix: str, obj: Optional[int] = None) -> PromptError:
     where = f'sample {sample}' if obj is None else f'sample {sample}, object {obj}'
-    return PromptError(f'prompt of {where}: {problem}; {fix}')
+    return PromptError(f'prompt of {where}: {problem}; {fix}', sample, obj, f'{problem}; {fix}')
 
 
 def _num_objects(prompt: Any, sample: int) -> int:

@@ -26,7 +26,7 @@ class TextEncoder(nn.Module):
     When ``frozen`` (the default) the tower's weights do not train, it stays in
     eval mode, runs under ``torch.no_grad()``, and each sentence's embedding is
     kept in an LRU cache of ``cache_size`` sentences.  Cached embeddings follow the
-    module through ``.to()`` / ``.half()`` / ``.cuda()`` (device and dtype) and
+    module through ``.to()`` / ``.half()`` (device and dtype) and
     are dropped when weights are loaded.  A trainable tower (``frozen=False``) is
     never cached.  The weights are part of the state_dict either way.
 

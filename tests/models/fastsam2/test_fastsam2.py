@@ -261,3 +261,31 @@ def test_bad_prompts_get_one_clear_error(cfg, field, value, words):
     data = model.data_preprocessor(dict(inputs=[_image(3)], data_samples=[sample]), training=False)
     with pytest.raises(InputError, match=words):
         model.predict(data['inputs'], data['data_samples'])
+
+
+def test_streamed_objects_may_differ_in_their_prompt_fields(cfg):
+    """One frame prompts a click, a box with a text and two clicks with a mask: each is fused as if alone."""
+    model = build_model(cfg).eval()
+    sample = DetDataSample(metainfo=_meta('frame.jpg'))
+    data = model.data_preprocessor(dict(inputs=[_image(4)], data_samples=[sample]), training=False)
+    frame = data['data_samples'][0]
+    prompts = {
+        5: InstanceData(points=torch.tensor([[[10., 12.]]]), point_labels=torch.ones(1, 1, dtype=torch.long)),
+        2: InstanceData(boxes=torch.tensor([[4., 4., 30., 30.]]), texts=['the square']),
+        9: InstanceData(points=torch.tensor([[[40., 40.], [5., 50.]]]), point_labels=torch.tensor([[1, 0]]),
+                        masks=_square(30, 30)[None]),
+        7: InstanceData(points=torch.tensor([[[20., 40.], [50., 8.], [3., 3.]]]),
+                        point_labels=torch.tensor([[1, 1, 0]]), masks=_square(0, 0)[None]),
+    }
+    with torch.no_grad():
+        together = model._object_queries(prompts, frame)
+        alone = {k: model._object_queries({k: p}, frame)[k] for k, p in prompts.items()}
+        model.memory.reset()
+        ids, logits = model.stream_step(model.extract_feat(data['inputs'])[0], frame, prompts)
+    assert list(together) == ids == [2, 5, 7, 9]
+    for k in ids:
+        torch.testing.assert_close(together[k], alone[k])
+    assert logits.shape == (4, SIZE, SIZE)
+    with torch.no_grad():
+        ids, logits = model.stream_step(model.extract_feat(data['inputs'])[0], frame, remove=[2, 5, 7, 9])
+    assert ids == [] and logits.shape == (0, SIZE, SIZE)
