@@ -278,10 +278,11 @@ def test_streamed_objects_may_differ_in_their_prompt_fields(cfg):
                         point_labels=torch.tensor([[1, 1, 0]]), masks=_square(0, 0)[None]),
     }
     with torch.no_grad():
-        together = model._object_queries(prompts, frame)
-        alone = {k: model._object_queries({k: p}, frame)[k] for k, p in prompts.items()}
+        feats = model.extract_feat(data['inputs'])[0]
+        together = model._object_queries(prompts, frame, feats)
+        alone = {k: model._object_queries({k: p}, frame, feats)[k] for k, p in prompts.items()}
         model.memory.reset()
-        ids, logits = model.stream_step(model.extract_feat(data['inputs'])[0], frame, prompts)
+        ids, logits = model.stream_step(feats, frame, prompts)
     assert list(together) == ids == [2, 5, 7, 9]
     for k in ids:
         torch.testing.assert_close(together[k], alone[k])
