@@ -224,3 +224,13 @@ def test_deformable_conv2d_casts_to_offset_dtype(path):
     x, off, _, weight, _, g = make_case(groups=1, dgroups=1)
     out = deformable_conv2d(x, off.double(), weight, stride=2, padding=1)
     assert out.dtype == torch.float64
+
+
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+def test_low_precision_on_cpu_as_under_autocast(path, dtype):
+    """bfloat16 / float16 offsets (conv_offset under CPU autocast) give that dtype, close to float32's result."""
+    x, off, mask, weight, bias, _ = make_case(groups=1, dgroups=1)
+    reference = deformable_conv2d(x, off, weight, bias, stride=2, padding=1, mask=mask)
+    out = deformable_conv2d(x, off.to(dtype), weight, bias, stride=2, padding=1, mask=mask)
+    assert out.dtype == dtype
+    torch.testing.assert_close(out.float(), reference, rtol=0.05, atol=0.05 * reference.abs().max().item())

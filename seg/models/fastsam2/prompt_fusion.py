@@ -451,7 +451,9 @@ class PromptFusion(nn.Module):
         for modality in MODALITIES:
             out = absent[modality].expand(total, -1)
             if values[modality]:
-                out = out.index_put((torch.cat(present_at[modality]),), torch.cat(values[modality]))
+                # Under autocast the tokens come out of Linear layers in half / bfloat16.
+                present = torch.cat(values[modality]).to(out.dtype)
+                out = out.index_put((torch.cat(present_at[modality]),), present)
             else:
                 out = out + 0 * self._dummy(modality)
             tokens.append(out)

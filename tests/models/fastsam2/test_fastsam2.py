@@ -188,6 +188,19 @@ def test_predict_gives_each_task_its_result(cfg):
     assert set(vos['gt'][0].ravel().tolist()) == {0, 1, 2}
 
 
+def test_predict_under_cpu_autocast_gives_each_task_its_result(cfg):
+    """bfloat16 autocast (tools/benchmark/fastsam2_speed.py --amp on CPU): prompt tokens and deformable
+    convolutions come out in bfloat16 and must still fit the float32 parts."""
+    model = build_model(cfg).eval()
+    data = model.data_preprocessor(batch(*ALL_TASKS), training=False)
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        panoptic, interactive, vos, referring = model.predict(data['inputs'], data['data_samples'])
+    assert panoptic.pred_panoptic_seg.sem_seg.shape == (1, SIZE, SIZE)
+    assert interactive.pred_instances.masks.shape == (2, SIZE, SIZE)
+    assert referring.pred_instances.masks.shape == (1, SIZE, SIZE)
+    assert vos['pred'].shape == (3, SIZE, SIZE)
+
+
 def _stream(model, clip, feats):
     """Masks as (H, W) id maps, one frame at a time through ``stream_step``."""
     model.memory.reset()
