@@ -439,7 +439,8 @@ class PromptFusion(nn.Module):
         for modality in MODALITIES:
             out = absent[modality].expand(total, -1)
             if values[modality]:
-                out = out.index_put((torch.cat(present_at[modality]),), torch.cat(values[modality]))
+                # Branch outputs may be autocast's lower precision; the tokens keep the embeddings' dtype.
+                out = out.index_put((torch.cat(present_at[modality]),), torch.cat(values[modality]).to(out.dtype))
             else:
                 out = out + 0 * self._dummy(modality)
             tokens.append(out)
