@@ -11,7 +11,7 @@ def parse_args():
     parser.add_argument('--work-dir', help='where logs and checkpoints go (default work_dirs/<config name>)')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from CKPT, or from the latest checkpoint in work_dir if CKPT is omitted')
-    parser.add_argument('--amp', action='store_true', help='automatic mixed precision (CUDA only)')
+    parser.add_argument('--amp', action='store_true', help='mixed precision: float16 on CUDA, bfloat16 autocast on CPU')
     parser.add_argument('--trust-checkpoint', action='store_true',
                         help='load the resumed / load_from checkpoint with full pickle (only for files you trust)')
     parser.add_argument('--partial-load', action='store_true',

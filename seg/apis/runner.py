@@ -21,6 +21,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner, find_latest_checkpoint
 
 import seg  # noqa: F401  (ops backend and checkpoint safety before any model import)
+from seg.engine.optimizers import cpu_bf16_autocast_available
 from seg.engine.runner import FastSAM2Runner
 from seg.fileio.checkpoint import load_local_checkpoint, load_weights, trusted
 from seg.fileio.errors import InputError
@@ -99,6 +100,26 @@ def close_process_group() -> None:
         dist.destroy_process_group()
 
 
+def use_amp(cfg: Config) -> Config:
+    """Switch ``cfg.optim_wrapper`` to mixed precision for this machine (``--amp``).
+
+    With CUDA: mmengine's ``AmpOptimWrapper`` (float16, dynamic loss scale).
+    Without: :class:`BF16AutocastOptimWrapper` (CPU bfloat16 autocast, no loss scale).
+
+    Raises:
+        RuntimeError: no CUDA device and no CPU bfloat16 autocast in this torch.
+    """
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        return cfg
+    if not cpu_bf16_autocast_available():
+        raise RuntimeError(f'--amp needs a CUDA device or CPU bfloat16 autocast, which torch {torch.__version__} '
+                           'lacks here; train without --amp')
+    cfg.optim_wrapper.type = 'BF16AutocastOptimWrapper'
+    return cfg
+
+
 def build_runner(cfg: Config) -> Runner:
     """Build the Runner named by ``cfg.runner_type`` (:class:`FastSAM2Runner` by default)."""
     init_cpu_process_group(cfg.launcher, cfg.env_cfg.get('dist_cfg', {}).get('backend', 'gloo'))
@@ -117,7 +138,8 @@ def train(config: str, work_dir: Optional[str] = None, resume: Optional[str] = N
         work_dir (str, optional): Where logs and checkpoints go.
         resume (str, optional): ``'auto'`` resumes from the latest checkpoint
             in work_dir; a path resumes from that file; ``None`` starts anew.
-        amp (bool): Mixed precision (needs CUDA).
+        amp (bool): Mixed precision: float16 with loss scaling on CUDA, bfloat16 autocast on CPU (see
+            :func:`use_amp`).
         cfg_options (dict, optional): Config overrides.
         launcher (str): ``none``, ``pytorch``, ``slurm`` or ``mpi``.
         trust_checkpoint (bool): Load the checkpoint resumed from, or ``load_from``, with full pickle (that
@@ -133,10 +155,7 @@ def train(config: str, work_dir: Optional[str] = None, resume: Optional[str] = N
     """
     cfg = adapt_to_machine(load_config(config, cfg_options, work_dir), launcher)
     if amp:
-        if not torch.cuda.is_available():
-            raise RuntimeError('--amp needs a CUDA device (mmengine\'s AmpOptimWrapper); on CPU train without --amp')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        use_amp(cfg)
     if resume == 'auto':
         resume = find_latest_checkpoint(cfg.work_dir)
         if resume is None:

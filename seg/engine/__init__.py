@@ -1,2 +1,2 @@
-"""Training machinery: the runner, hooks, loops and optimiser-wrapper constructors register on import."""
+"""Training machinery: the runner, hooks, loops, optimiser wrappers and their constructors register on import."""
 from . import hooks, loops, optimizers, runner  # noqa: F401

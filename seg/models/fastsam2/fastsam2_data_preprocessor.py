@@ -23,9 +23,12 @@ class FastSAM2DataPreprocessor(DetDataPreprocessor):
     padded to the batch's size (a multiple of ``pad_size_divisor``). The result
     is ``inputs`` (N, 3, H', W') with N the total number of frames, in sample
     order; ``data_samples`` keep their structure (a clip's frames are replaced by
-    the processed frame samples). Ground truth is padded to (H', W') whatever its
-    form: ``gt_instances.masks`` (BitmapMasks or (K, H, W) tensors) with 0,
-    ``gt_sem_seg`` with ``seg_pad_value``. Prompts stay at ``img_shape``.
+    the processed frame samples). In training, ground truth is padded to
+    (H', W') for the losses, whatever its form: ``gt_instances.masks``
+    (BitmapMasks or (K, H, W) tensors) with 0, ``gt_sem_seg`` with
+    ``seg_pad_value``; at test it stays at ``img_shape``, where the metrics
+    compare it with the predictions (mmdet's preprocessor, too, pads only in
+    training). Prompts stay at ``img_shape``.
 
     Args:
         **kwargs: ``DetDataPreprocessor`` arguments (``pad_mask`` / ``pad_seg``
@@ -58,8 +61,9 @@ class FastSAM2DataPreprocessor(DetDataPreprocessor):
                 batch.append(sample)
             else:
                 batch.append(next(processed))
-        for frame in out['data_samples']:
-            self._pad_ground_truth(frame)
+        if training:
+            for frame in out['data_samples']:
+                self._pad_ground_truth(frame)
         return dict(inputs=out['inputs'], data_samples=batch)
 
     def _pad_ground_truth(self, frame) -> None:

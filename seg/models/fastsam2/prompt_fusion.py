@@ -451,9 +451,8 @@ class PromptFusion(nn.Module):
         for modality in MODALITIES:
             out = absent[modality].expand(total, -1)
             if values[modality]:
-                # Under autocast the tokens come out of Linear layers in half / bfloat16.
-                present = torch.cat(values[modality]).to(out.dtype)
-                out = out.index_put((torch.cat(present_at[modality]),), present)
+                # Branch outputs may be autocast's lower precision; the tokens keep the embeddings' dtype.
+                out = out.index_put((torch.cat(present_at[modality]),), torch.cat(values[modality]).to(out.dtype))
             else:
                 out = out + 0 * self._dummy(modality)
             tokens.append(out)

@@ -36,9 +36,10 @@ USE_TORCHVISION: bool = _torchvision_deform_conv_loaded()
 
 #: Devices on which torchvision ships a deform_conv2d kernel.
 TORCHVISION_DEVICES = ('cpu', 'cuda')
-#: dtypes of torchvision's CPU kernel; others (bfloat16, CPU autocast's dtype) run in float32 and are cast
-#: back, as torchvision's own autocast wrapper does on CUDA.
-TORCHVISION_CPU_DTYPES = (torch.float16, torch.float32, torch.float64)
+
+#: Dtypes torchvision's deform_conv2d kernels lack: such inputs (bfloat16 activations under CPU autocast) run in
+#: float32 and the output is cast back, as torchvision's own CUDA autocast rule for the op does.
+TORCHVISION_MISSING_DTYPES = (torch.bfloat16, )
 
 
 def deformable_conv2d(input: Tensor,
@@ -54,8 +55,8 @@ def deformable_conv2d(input: Tensor,
     """Deformable convolution, v1 or (with ``mask``) v2, on the best available path.
 
     ``input``, ``weight``, ``bias`` and ``mask`` are cast to ``offset``'s dtype, as
-    mmcv does so that AMP (half offsets from ``conv_offset``) works; the output has that dtype
-    (on the CPU, torchvision computes bfloat16 in float32).
+    mmcv does so that AMP (half offsets from ``conv_offset``) works; a dtype
+    torchvision has no kernel for (bfloat16) is computed in float32.
 
     Args:
         input (Tensor): (N, C_in, H, W) input.
@@ -87,12 +88,12 @@ def deformable_conv2d(input: Tensor,
                          f'{weight.size(1)} x {groups} groups')
     if USE_TORCHVISION and input.device.type in TORCHVISION_DEVICES:
         import torchvision
-        if input.device.type == 'cpu' and input.dtype not in TORCHVISION_CPU_DTYPES:
-            return torchvision.ops.deform_conv2d(
-                input.float(), offset.float(), weight.float(), None if bias is None else bias.float(), stride,
-                padding, dilation, None if mask is None else mask.float()).to(input.dtype)
-        return torchvision.ops.deform_conv2d(input, offset, weight, bias, stride, padding, dilation,
-                                             mask)
+        if input.dtype not in TORCHVISION_MISSING_DTYPES:
+            return torchvision.ops.deform_conv2d(input, offset, weight, bias, stride, padding, dilation, mask)
+        output = torchvision.ops.deform_conv2d(input.float(), offset.float(), weight.float(),
+                                               None if bias is None else bias.float(), stride, padding, dilation,
+                                               None if mask is None else mask.float())
+        return output.to(input.dtype)
     return deform_conv2d_sampling(input, offset, weight, bias, stride, padding, dilation, groups,
                                   deform_groups, mask)
 

@@ -149,6 +149,26 @@ def test_one_training_step_on_four_tasks_reaches_every_parameter(cfg):
         assert any(n.startswith(part) for n in moved), part
 
 
+@pytest.mark.skipif(not torch.amp.autocast_mode.is_autocast_available('cpu'), reason='no CPU autocast in this torch')
+def test_one_step_on_four_tasks_under_cpu_bfloat16_autocast(cfg):
+    """``tools/train.py --amp`` on CPU: the step of every task runs in bfloat16, near the float32 losses."""
+    model = build_model(cfg).train()
+    data = model.data_preprocessor(batch(*ALL_TASKS), training=True)
+    with torch.no_grad():
+        torch.manual_seed(1)
+        full = model.loss(**copy.deepcopy(data))
+    torch.manual_seed(1)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        losses = model.loss(**data)
+    assert set(losses) == set(full)
+    for task in ('panoptic', 'interactive', 'vos', 'referring'):
+        half, single = losses[f'{task}.loss_dice'], full[f'{task}.loss_dice']
+        assert torch.isfinite(half) and abs(half.item() - single.item()) < 0.05 * single.item(), task
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    grads = [(n, p.grad) for n, p in model.named_parameters() if p.requires_grad]
+    assert all(g is not None and g.dtype == torch.float32 and torch.isfinite(g).all() for _, g in grads)
+
+
 def test_batch_of_one_task_still_gives_every_parameter_a_gradient(cfg):
     """A process whose batch holds only referring samples must still reach every parameter (DDP)."""
     model = build_model(cfg).train()
@@ -199,6 +219,25 @@ def test_predict_under_cpu_autocast_gives_each_task_its_result(cfg):
     assert interactive.pred_instances.masks.shape == (2, SIZE, SIZE)
     assert referring.pred_instances.masks.shape == (1, SIZE, SIZE)
     assert vos['pred'].shape == (3, SIZE, SIZE)
+
+
+def test_images_of_different_sizes_keep_their_ground_truth_size_at_test(cfg):
+    """The metrics compare pred and gt masks at the image's size; only the losses need padded ground truth."""
+    def wide_referring():
+        sample = DetDataSample(metainfo=dict(_meta('wide.jpg'), img_shape=(SIZE, SIZE + 32),
+                                             ori_shape=(SIZE, SIZE + 32)))
+        sample.prompts = InstanceData(texts=['the wide one'])
+        sample.gt_instances = InstanceData(masks=torch.zeros(1, SIZE, SIZE + 32, dtype=torch.bool))
+        return torch.zeros(3, SIZE, SIZE + 32, dtype=torch.uint8), sample
+
+    model = build_model(cfg).eval()
+    train = model.data_preprocessor(batch(referring_sample, wide_referring), training=True)
+    assert [s.gt_instances.masks.shape[-2:] for s in train['data_samples']] == [(SIZE, SIZE + 32)] * 2
+    test = model.data_preprocessor(batch(referring_sample, wide_referring), training=False)
+    with torch.no_grad():
+        results = model.predict(test['inputs'], test['data_samples'])
+    for result in results:
+        assert result.pred_instances.masks.shape == result.gt_instances.masks.shape
 
 
 def _stream(model, clip, feats):

@@ -117,6 +117,18 @@ def test_mask_dtypes_agree():
     torch.testing.assert_close(queries[0], queries[2])
 
 
+@pytest.mark.parametrize('strategy', STRATEGIES)
+def test_runs_under_cpu_bfloat16_autocast(strategy):
+    """Branches return bfloat16 under autocast (``tools/train.py --amp`` on CPU); the tokens keep their dtype."""
+    fusion = _build(strategy)
+    sizes = [(24, 32), (40, 20)]
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        queries, valid = fusion([_prompt(MODALITIES, 2, sizes[0]), _prompt(('points', 'texts'), 3, sizes[1])], sizes)
+    assert valid.sum() == 5 and torch.isfinite(queries).all()
+    queries.float().sum().backward()
+    assert _missing_grads(fusion) == []
+
+
 def test_to_moves_every_parameter_and_buffer():
     fusion = _build('cross_attention')
     matrix = 'prompt_encoder.pe_layer.positional_encoding_gaussian_matrix'
