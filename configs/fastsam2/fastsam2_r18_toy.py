@@ -55,15 +55,17 @@ interactive_train = dict(coco, pipeline=[
     dict(type='PackDetInputs', meta_keys=meta_keys),
     dict(type='SampleInteractivePrompts', num_objects=8)])
 vos_train = dict(type='VOSTrackDataset', data_root=davis_root, split='train', num_frames=3, max_skip=3,
-                 max_objects=3, repeat=12)
+                 max_objects=3, repeat=48)
 # No flips: the sentences say "left" and "right".
 referring_train = dict(type='RefCOCODataset', data_root=refcoco_root, split='train', text_mode='random', pipeline=[
     dict(type='LoadImageFromFile', to_float32=True),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='PackReferringInputs')])
 
-# The four sources in one shuffled stream: each batch of 4 mixes tasks at random, in shares of
-# about 48 panoptic : 48 interactive : 48 VOS clips : 64 referring per round.
+# The four sources in one shuffled stream: each batch of 4 mixes tasks at random, in about equal
+# shares: 4 x 48 panoptic, 4 x 48 interactive, 48 x 4 VOS clips, 226 referring (ref, sentence) items.
+# (Without the repeats, referring items were 61 % of the stream: after 1500 iterations PQ 2.8,
+# prompt mIoU 0.140, J&F 0.104, cIoU 0.106.)
 train_dataloader = dict(
     _delete_=True,
     batch_size=4,
@@ -72,7 +74,9 @@ train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(type='ConcatDataset', ignore_keys=['classes', 'thing_classes', 'stuff_classes', 'palette'],
-                 datasets=[panoptic_train, interactive_train, vos_train, referring_train]))
+                 datasets=[dict(type='RepeatDataset', times=4, dataset=panoptic_train),
+                           dict(type='RepeatDataset', times=4, dataset=interactive_train),
+                           vos_train, referring_train]))
 
 test_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')
 panoptic_test = dict(coco_val, pipeline=[
