@@ -327,7 +327,7 @@ def prompt_regions(prompt: InstanceData, canvas: Tuple[int, int], size: Tuple[in
     height, width = canvas
     h, w = size
     num = len(prompt)
-    device = next(iter(prompt.values())).device if isinstance(next(iter(prompt.values())), Tensor) else 'cpu'
+    device = next((value.device for value in prompt.values() if isinstance(value, Tensor)), torch.device('cpu'))
     region = torch.zeros(num, h, w, device=device)
     if 'masks' in prompt:
         masks = F.interpolate(prompt.masks.float()[:, None], size=(h, w), mode='area')[:, 0]
