@@ -12,6 +12,7 @@ METRICS = ('coco_panoptic/PQ', 'prompt/mIoU', 'davis/J&F-Mean', 'refcoco/cIoU', 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_toy_training_beats_the_untrained_model_on_every_task(tmp_path):
     """1500 iterations of mixed-task batches from scratch: the loss falls and every metric clearly beats the untrained.
 

@@ -50,6 +50,7 @@ def test_prompt_evaluation_of_the_checkpoint(dist_run, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_toy_training_beats_the_untrained_model(tmp_path):
     """1800 iterations on the toy data: the loss falls, PQ and prompt mIoU clearly beat the untrained model's.
 
