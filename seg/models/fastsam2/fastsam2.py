@@ -240,11 +240,8 @@ class FastSAM2(RapSAM):
             if 'prompts' in frame:
                 queries, _ = self._prompt_queries([frame.prompts], [frame], feats[t:t + 1])
                 prompts = {k: q for k, q in enumerate(queries[0])}
-            if prompts is None and not self.memory.object_ids:
-                logits = feats.new_zeros((0,) + feats.shape[-2:])
-            else:
-                _, logits = self.memory.step(feats[t], prompts, decode=self._decode_frame)
-            preds.append(ids_from_logits(self.frame_logits(logits, frame, rescale)))
+            _, logits = self._memory_step(feats[t], frame, prompts, rescale)
+            preds.append(ids_from_logits(logits))
             if 'gt_instances' in frame:
                 gts.append(ids_from_masks(_bool_masks(frame.gt_instances.masks), frame, rescale))
         self.memory.reset()
@@ -276,10 +273,19 @@ class FastSAM2(RapSAM):
         ``ori_shape``. Call ``self.memory.reset()`` before a new video.
         """
         queries = self._object_queries(prompts, frame, frame_feats) if prompts else None
+        return self._memory_step(frame_feats, frame, queries, rescale=True, remove=remove)
+
+    def _memory_step(self, frame_feats: Tensor, frame, queries: Optional[Dict[int, Tensor]], rescale: bool,
+                     remove=()) -> Tuple[List[int], Tensor]:
+        """The memory's step on one frame's (C, h, w) features → ids and their logits at full size.
+
+        With no object tracked and none prompted there is nothing to step: no ids, (0, H, W) logits.
+        """
         if queries is None and not self.memory.object_ids:
-            return [], frame_feats.new_zeros((0, *frame.metainfo['ori_shape'][:2]))
-        ids, logits = self.memory.step(frame_feats, queries, remove=remove, decode=self._decode_frame)
-        return ids, self.frame_logits(logits, frame, rescale=True)
+            ids, logits = [], frame_feats.new_zeros((0, *frame_feats.shape[-2:]))
+        else:
+            ids, logits = self.memory.step(frame_feats, queries, remove=remove, decode=self._decode_frame)
+        return ids, self.frame_logits(logits, frame, rescale)
 
     def _object_queries(self, prompts: Dict[int, InstanceData], frame, frame_feats: Tensor) -> Dict[int, Tensor]:
         """(C,) query of each object of ``prompts``, fused as one sample per set of prompt fields.
