@@ -8,6 +8,6 @@ registered here.
 """
 from ext.sam import PromptEncoder
 from seg.registry import MODELS
-from . import data_preprocessors, e2fgvi, fastsam2, flow, inpainters, layers, losses, rapsam, tmo, wrappers, xmem  # noqa: F401
+from . import data_preprocessors, e2fgvi, fastsam2, flow, inpainters, layers, losses, propainter, rapsam, tmo, wrappers, xmem  # noqa: F401
 
 MODELS.register_module(module=PromptEncoder)

@@ -55,7 +55,7 @@ def _hole_masks(data_samples: Sequence[BaseDataElement]) -> Tensor:
 
 
 @contextmanager
-def _frozen(module: nn.Module) -> Iterator[None]:
+def frozen_parameters(module: nn.Module) -> Iterator[None]:
     """Turn off ``requires_grad`` of ``module``'s parameters for the block, then restore it."""
     params = [p for p in module.parameters() if p.requires_grad]
     for param in params:
@@ -67,8 +67,11 @@ def _frozen(module: nn.Module) -> Iterator[None]:
             param.requires_grad_(True)
 
 
-def _adapt_loaded_state(model: 'VideoInpaintingGAN', state_dict: Dict[str, Tensor], prefix: str, *unused) -> None:
+def adopt_bare_generator(model: nn.Module, state_dict: Dict[str, Tensor], prefix: str, *unused) -> None:
     """Load-state-dict pre-hook: adopt a bare generator state_dict; drop a discriminator the model lacks.
+
+    ``model`` is a GAN with ``generator``, ``discriminator`` (or None) and
+    ``bare_generator`` attributes (``VideoInpaintingGAN``, ``ProPainterGAN``).
 
     A bare generator state_dict (official names) gets its keys put under
     ``generator.``. A model built without a discriminator (the test configs)
@@ -193,7 +196,7 @@ class VideoInpaintingGAN(BaseModel):
         self.neighbor_stride = neighbor_stride
         self.ref_stride = ref_stride
         self.num_ref = num_ref
-        self.register_load_state_dict_pre_hook(_adapt_loaded_state)
+        self.register_load_state_dict_pre_hook(adopt_bare_generator)
 
     @property
     def bare_generator(self) -> nn.Module:
@@ -283,7 +286,7 @@ class VideoInpaintingGAN(BaseModel):
             check_finite_losses(OrderedDict(**log_vars, **discriminator_log), BEFORE_ANY_BACKWARD)
             discriminator_wrapper.update_params(sum(discriminator_losses.values()) / len(discriminator_losses))
 
-            with _frozen(self.discriminator), generator_wrapper.optim_context(self.generator):
+            with frozen_parameters(self.discriminator), generator_wrapper.optim_context(self.generator):
                 generator_scores = self.discriminator(composite)
             generator_losses['loss_gan'] = (self.adversarial_loss(generator_scores, is_real=True,
                                                                   for_discriminator=False) * self.adversarial_weight)
