@@ -26,6 +26,7 @@ def test_raft_small_layout_and_run(small_raft):
     assert state['cnet.conv2.weight'].shape == (96 + 64, 96, 1, 1)
     assert 'fnet.layer2.0.conv3.weight' in state and 'fnet.layer2.0.downsample.0.weight' in state
     assert not any(key.startswith('update_block.mask.') for key in state)
+    assert sum(p.numel() for p in small_raft.parameters()) == 990162  # the published raft-small's 1.0M
     with torch.no_grad():
         flow_low, flow_up = small_raft(*images(2), iters=3, test_mode=True)
         predictions = small_raft(*images(2), iters=3)
@@ -37,6 +38,7 @@ def test_raft_small_layout_and_run(small_raft):
 def test_raft_things_layout():
     state = RAFT().state_dict()
     assert len(state) == 179 - 5 * 2  # the official 179 entries less the second name of two aliased BatchNorms
+    assert sum(p.numel() for p in RAFT().parameters()) == 5257536  # the published raft-things' 5.3M
     assert state['update_block.mask.2.weight'].shape == (8 * 8 * 9, 256, 1, 1)
     assert state['update_block.encoder.convc1.weight'].shape == (256, 4 * 9 ** 2, 1, 1)  # 4 levels, radius 4
     assert 'cnet.layer2.0.downsample.1.running_mean' in state and 'cnet.layer2.0.norm3.weight' not in state
