@@ -96,7 +96,6 @@ class RAFT(nn.Module):
             iteration. Channel 0 = x, 1 = y.
         """
         self._check_inputs(image1, image2, iters)
-        image1, image2 = image1.contiguous(), image2.contiguous()
         fmap1, fmap2 = self.fnet(torch.cat([image1, image2], dim=0)).split(image1.shape[0], dim=0)
         corr_fn = CorrelationPyramid(fmap1.float(), fmap2.float(), num_levels=NUM_LEVELS, radius=self.corr_radius)
         hidden, context = self.cnet(image1).split([self.hidden_dim, self.context_dim], dim=1)

@@ -198,3 +198,12 @@ def test_bidirectional_raft_builds_from_config():
     assert BidirectionalRAFT().iters == 20
     with pytest.raises(ValueError, match='T >= 2'):
         model(torch.zeros(1, 1, 3, 128, 128))
+
+
+def test_training_gradients_reach_both_encoders():
+    """Look-up positions are detached each iteration, but the correlation values still carry fnet's gradient."""
+    torch.manual_seed(0)
+    model = RAFT(small=True).train()
+    predictions = model(*images(), iters=2)
+    sum(prediction.abs().mean() for prediction in predictions).backward()
+    assert model.fnet.conv1.weight.grad.abs().sum() > 0 and model.cnet.conv1.weight.grad.abs().sum() > 0
