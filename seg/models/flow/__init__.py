@@ -1,5 +1,12 @@
-"""Optical flow estimators and warping; importing registers them in ``seg.registry.MODELS``."""
+"""Optical flow estimators, warping and completion; importing registers them in ``seg.registry.MODELS``."""
+from .flow_edge_detector import FlowEdgeDetector
 from .flow_warp import flow_warp
+from .recurrent_flow_complete_net import (DEFAULT_FLOW_COMPLETION_CHECKPOINT, FlowCompletionCheckpointError,
+                                          RecurrentFlowCompleteNet, load_flow_completion)
 from .spynet import SPyNet
+from .unguided_deform_propagation import UnguidedDeformPropagation
+from .unguided_second_order_alignment import UnguidedSecondOrderAlignment
 
-__all__ = ['SPyNet', 'flow_warp']
+__all__ = ['DEFAULT_FLOW_COMPLETION_CHECKPOINT', 'FlowCompletionCheckpointError', 'FlowEdgeDetector',
+           'RecurrentFlowCompleteNet', 'SPyNet', 'UnguidedDeformPropagation', 'UnguidedSecondOrderAlignment',
+           'flow_warp', 'load_flow_completion']
