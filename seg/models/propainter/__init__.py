@@ -1,0 +1,12 @@
+"""ProPainter: the generator and its pixel propagation, feature propagation and sparse transformer parts."""
+from .flow_guided_deform_propagation import FlowGuidedDeformableAlignment, FlowGuidedDeformPropagation
+from .image_propagation import ImagePropagation
+from .propainter_decoder import ProPainterDecoder
+from .propainter_encoder import ProPainterEncoder
+from .propainter_generator import (ProPainterCheckpointError, ProPainterGenerator, load_propainter_generator,
+                                   propainter_generator_state_dict)
+from .temporal_sparse_transformer import TemporalSparseTransformer
+
+__all__ = ['FlowGuidedDeformableAlignment', 'FlowGuidedDeformPropagation', 'ImagePropagation', 'ProPainterDecoder',
+           'ProPainterEncoder', 'ProPainterCheckpointError', 'ProPainterGenerator', 'TemporalSparseTransformer',
+           'load_propainter_generator', 'propainter_generator_state_dict']
