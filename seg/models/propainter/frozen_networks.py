@@ -13,21 +13,19 @@ from mmdet.utils import ConfigType
 from mmengine.logging import print_log
 from torch import Tensor
 
-from seg.fileio.checkpoint import load_local_checkpoint
 from seg.fileio.errors import InputError
 from seg.models.flow.raft import load_raft
+from seg.models.flow.recurrent_flow_complete_net import load_flow_completion
 from seg.registry import MODELS
 
 #: Where the released weights come from (ProPainter v0.1.0); we never download them.
 RELEASE_URL = 'https://github.com/sczhou/ProPainter/releases/download/v0.1.0/'
 RAFT_RELEASE = 'raft-things.pth'
 FLOW_COMPLETION_RELEASE = 'recurrent_flow_completion.pth'
-#: Prefix of the flow completion net's entries in a stage-1 (``FlowCompletionModel``) checkpoint.
-FLOW_NET_PREFIX = 'flow_net.'
 
 
 class MissingWeightsError(InputError):
-    """A weights file a config names does not exist or does not hold the expected network."""
+    """A weights file a config names does not exist."""
 
 
 def check_weights_file(path: str, config_key: str, release_file: str) -> None:
@@ -60,28 +58,18 @@ def build_flow_estimator(config: ConfigType, checkpoint: Optional[str], config_k
 
 
 def build_flow_completion(config: ConfigType, checkpoint: str, config_key: str) -> nn.Module:
-    """A frozen ``RecurrentFlowCompleteNet`` loaded (strictly) from ``checkpoint``.
+    """A frozen ``RecurrentFlowCompleteNet`` built from ``config`` and loaded (strictly) from ``checkpoint``.
 
     Args:
         config: ``RecurrentFlowCompleteNet`` config.
-        checkpoint: the released :data:`FLOW_COMPLETION_RELEASE` (a bare state_dict,
-            possibly with ``module.`` prefixes) or a stage-1 training checkpoint
-            (``state_dict`` with ``flow_net.*`` entries).
+        checkpoint: the released :data:`FLOW_COMPLETION_RELEASE` or a stage-1
+            (``FlowCompletionModel``) checkpoint, whose ``flow_net.*`` entries are read
+            (:func:`~seg.models.flow.recurrent_flow_complete_net.load_flow_completion`).
         config_key: the config field of ``checkpoint``, for messages.
     """
     check_weights_file(checkpoint, config_key, FLOW_COMPLETION_RELEASE)
-    state = load_local_checkpoint(checkpoint, map_location='cpu')
-    state = state.get('state_dict', state)
-    if any(key.startswith(FLOW_NET_PREFIX) for key in state):
-        state = {key[len(FLOW_NET_PREFIX):]: value for key, value in state.items() if key.startswith(FLOW_NET_PREFIX)}
-    state = {key[len('module.'):] if key.startswith('module.') else key: value for key, value in state.items()}
     network = MODELS.build(config)
-    missing, unexpected = network.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise MissingWeightsError(
-            f'{config_key}={checkpoint!r} is not a flow completion checkpoint: {len(missing)} entries missing '
-            f'(e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]}). Give the released '
-            f'{FLOW_COMPLETION_RELEASE} or a FlowCompletionModel checkpoint (flow_net.* entries)')
+    network.load_state_dict(load_flow_completion(checkpoint).state_dict())
     return network.requires_grad_(False).eval()
 
 
