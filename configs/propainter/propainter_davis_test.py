@@ -40,7 +40,7 @@ test_dataloader = dict(
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type='VideoInpaintingDataset',
+        type='ProPainterDataset',
         data_root=data_root,
         ann_file='test.json',
         frame_dir='JPEGImages_432_240',

@@ -42,7 +42,7 @@ train_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
-        type='VideoInpaintingDataset',
+        type='ProPainterDataset',
         data_root=data_root,
         ann_file='train.json',
         frame_dir='JPEGImages_432_240',
