@@ -36,6 +36,7 @@ from seg.fileio.atomic import remove_stale_parts, temp_sibling
 from seg.fileio.errors import InputError
 from seg.fileio.flow_files import FLOW_DTYPES, flow_pair_names, write_flow
 from seg.fileio.frames import FrameSource, VideoFrames, open_frames
+from seg.models.flow import BidirectionalRAFT, load_raft
 from seg.utils.optical_flow import DIS_PRESETS, dis_flow
 
 __all__ = ['DatasetPreparationError', 'PreparationSummary', 'list_videos', 'read_video_names', 'resize_videos',
@@ -241,11 +242,7 @@ def resize_videos(src_root: PathLike, out_root: PathLike, size: Size = (432, 240
 
 def _raft_flow_net(checkpoint: PathLike, iters: int, device: Union[str, torch.device]) -> torch.nn.Module:
     """BidirectionalRAFT around the RAFT of a local checkpoint (loaded strictly), in eval mode on ``device``."""
-    from seg.models.flow import BidirectionalRAFT, load_raft
-
-    flow_net = BidirectionalRAFT(raft=dict(type='RAFT'), iters=iters)
-    flow_net.raft = load_raft(str(checkpoint))
-    return flow_net.to(device).eval()
+    return BidirectionalRAFT(raft=load_raft(checkpoint), iters=iters).to(device).eval()
 
 
 def _windows(num_frames: int, window: int) -> List[Tuple[int, int]]:

@@ -17,8 +17,8 @@ give byte-identical files.
 """
 from seg.fileio.palette import davis_palette
 from .cache import (DEFAULT_ROOT, GENERATOR_VERSION, META_FILE, layout_defaults, layout_kwargs, make_all,
-                    make_coco_panoptic, make_davis, make_e2fgvi, make_layout, make_propainter, make_refcoco, make_static,
-                    make_ytvis, make_ytvos)
+                    make_coco_panoptic, make_davis, make_e2fgvi, make_layout, make_propainter, make_refcoco,
+                    make_static, make_ytvis, make_ytvos)
 from .layouts import (IMAGE_LAYOUTS, LAYOUTS, REFCOCO_SPLITS, refcoco_file_name, render_layout_referring_image,
                       render_layout_static_image, render_layout_video, rle_uncompressed)
 from .render import (COCO_PANOPTIC_CLASSES, COCO_STUFF_CLASSES, COCO_THING_CLASSES, POSITION_MARGIN, POSITION_PHRASES,

@@ -11,6 +11,7 @@ import torch
 
 from seg.apis.dataset_preparation import DatasetPreparationError, compute_flows
 from seg.fileio.flow_files import flow_pair_names, read_flow
+from seg.models.flow import RAFT, BidirectionalRAFT, load_raft
 from seg.toy_data import make_propainter
 from seg.utils.optical_flow import dis_flow
 
@@ -102,22 +103,32 @@ def test_bad_settings_are_input_errors(frames_root, tmp_path):
     assert not (tmp_path / 'x').exists()
 
 
-def _raft_available() -> bool:
-    import seg.models.flow as flow
-    return hasattr(flow, 'load_raft') and hasattr(flow, 'BidirectionalRAFT')
-
-
-@pytest.mark.skipif(not _raft_available(), reason='RAFT (branch pp-raft) is not merged yet')
-def test_raft_from_a_local_checkpoint(frames_root, tmp_path):
-    from seg.models.flow import RAFT
+@pytest.fixture(scope='module')
+def random_raft(tmp_path_factory):
+    """A raft-things checkpoint of random weights (no download), as torch.save writes it."""
     torch.manual_seed(0)
-    checkpoint = tmp_path / 'raft-random.pth'
+    checkpoint = tmp_path_factory.mktemp('raft') / 'raft-random.pth'
     torch.save(RAFT().state_dict(), checkpoint)
+    return checkpoint
+
+
+def test_raft_from_a_local_checkpoint_window_by_window(frames_root, tmp_path, random_raft, monkeypatch):
+    import seg.apis.dataset_preparation as prep
     out = tmp_path / 'flows'
-    compute_flows(frames_root, out, raft_checkpoint=checkpoint, videos=['vid_000'], iters=2)
+    monkeypatch.setattr(prep, 'RAFT_WINDOW', 3)  # windows 0-2, 2-4: the pairs of a 5-frame video, each once
+    compute_flows(frames_root, out, raft_checkpoint=random_raft, videos=['vid_000'], iters=2, dtype='float32')
     assert sorted(p.name for p in (out / 'vid_000').iterdir()) == expected_names()
-    flow = read_flow(out / 'vid_000' / '00003_00004_f.flo')
-    assert flow.shape == (H, W, 2) and np.isfinite(flow).all()
+    frames = np.stack([rgb(frames_root / 'vid_000' / f'{t:05d}.jpg') for t in range(T)])
+    clip = torch.from_numpy(frames).permute(0, 3, 1, 2).float()[None] / 127.5 - 1
+    with torch.no_grad():
+        forward, backward = BidirectionalRAFT(raft=load_raft(random_raft), iters=2).eval()(clip)
+    for t in range(T - 1):
+        forward_name, backward_name = flow_pair_names(f'{t:05d}', f'{t + 1:05d}')
+        assert np.allclose(read_flow(out / 'vid_000' / forward_name), forward[0, t].permute(1, 2, 0).numpy(),
+                           atol=1e-4)
+        assert np.allclose(read_flow(out / 'vid_000' / backward_name), backward[0, t].permute(1, 2, 0).numpy(),
+                           atol=1e-4)
+    assert np.isfinite(forward).all() and forward.abs().mean() > 0
 
 
 def run_tool(*args, cwd):
@@ -138,3 +149,7 @@ def test_cli_writes_and_refuses_bad_input_in_one_line(frames_root, tmp_path):
     bad = run_tool(frames_root, tmp_path / 'flows', '--ann-file', tmp_path / 'bad.json', cwd=tmp_path)
     assert bad.returncode == 2 and 'Traceback' not in bad.stderr
     assert bad.stderr.strip().splitlines()[-1].startswith("compute_flow.py: error: videos ['vid_009'] are not in")
+    torch.save({'conv.weight': torch.zeros(1)}, tmp_path / 'other.pth')
+    wrong = run_tool(frames_root, tmp_path / 'flows', '--raft', tmp_path / 'other.pth', cwd=tmp_path)
+    assert wrong.returncode == 2 and 'Traceback' not in wrong.stderr
+    assert 'other.pth does not hold RAFT weights' in wrong.stderr.strip().splitlines()[-1]
