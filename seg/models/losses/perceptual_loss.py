@@ -23,13 +23,15 @@ VGG19_LAYERS = ('conv1_1', 'relu1_1', 'conv1_2', 'relu1_2', 'pool1',
                 'conv5_1', 'relu5_1', 'conv5_2', 'relu5_2', 'conv5_3', 'relu5_3', 'conv5_4', 'relu5_4', 'pool5')
 #: The layers and weights of ProPainter's ``PerceptualLoss`` set-up (BasicSR's).
 DEFAULT_LAYER_WEIGHTS = dict(conv3_4=0.25, conv4_4=0.25, conv5_4=0.5)
+#: Prefix of the convolution entries in torchvision's VGG19 state_dict (the classifier is not needed).
+FEATURES_PREFIX = 'features.'
 #: ImageNet statistics of frames in [0, 1].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class MissingVGGWeightsError(InputError):
-    """The VGG19 weights file a config names does not exist."""
+    """The VGG19 weights file a config names does not exist or lacks the layers the loss needs."""
 
 
 def check_vgg_weights(path: str, config_key: str) -> None:
@@ -54,7 +56,8 @@ class PerceptualLoss(nn.Module):
 
     Args:
         vgg_weights: local torchvision ``vgg19`` state_dict file
-            (:data:`DEFAULT_VGG19_CHECKPOINT`).
+            (:data:`DEFAULT_VGG19_CHECKPOINT`); only the ``features.*`` entries up
+            to the deepest layer used are read.
         layer_weights: layer name (:data:`VGG19_LAYERS`) -> weight.
         perceptual_weight: weight of the perceptual term; 0 skips it.
         style_weight: weight of the style term; 0 skips it.
@@ -70,11 +73,17 @@ class PerceptualLoss(nn.Module):
         if unknown:
             raise ValueError(f'unknown VGG19 layers {unknown}; choose from {VGG19_LAYERS}')
         check_vgg_weights(vgg_weights, config_key)
-        network = vgg19(weights=None)
-        state = load_local_checkpoint(vgg_weights, map_location='cpu')
-        network.load_state_dict(state.get('state_dict', state))
         last = max(VGG19_LAYERS.index(name) for name in layer_weights)
-        features = network.features[:last + 1].requires_grad_(False).eval()
+        features = vgg19(weights=None).features[:last + 1]
+        state = load_local_checkpoint(vgg_weights, map_location='cpu')
+        state = state.get('state_dict', state)
+        wanted = {f'{FEATURES_PREFIX}{key}' for key in features.state_dict()}
+        missing = sorted(wanted - set(state))
+        if missing:
+            raise MissingVGGWeightsError(f'{vgg_weights} ({config_key}) is not a torchvision VGG19 state_dict: it '
+                                         f'lacks {missing[:4]}. Download {VGG19_URL}')
+        features.load_state_dict({key[len(FEATURES_PREFIX):]: state[key] for key in wanted})
+        features = features.requires_grad_(False).eval()
         self._features = (features, )
         self.layer_weights = layer_weights
         self.perceptual_weight = perceptual_weight

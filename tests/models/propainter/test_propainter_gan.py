@@ -28,8 +28,9 @@ def flow_completion_file(tmp_path_factory) -> str:
 
 @pytest.fixture(scope='module')
 def vgg_file(tmp_path_factory) -> str:
+    """The first two convolutions of a torchvision VGG19 state_dict (all that layer conv1_2 needs)."""
     path = tmp_path_factory.mktemp('weights') / 'vgg19.pth'
-    torch.save(vgg19(weights=None).state_dict(), path)
+    torch.save({k: v for k, v in vgg19(weights=None).state_dict().items() if k.split('.')[1] in ('0', '2')}, path)
     return str(path)
 
 
@@ -100,7 +101,8 @@ def test_missing_weights_files_name_the_config_key_and_the_file(flow_completion_
 def test_perceptual_and_style_terms_only_with_vgg_weights(flow_completion_file, vgg_file):
     without = build(flow_completion_file, perceptual_weight=1.0, style_weight=1.0)
     assert without.perceptual_loss is None
-    model = build(flow_completion_file, vgg_weights=vgg_file, perceptual_weight=0.1, style_weight=10.0)
+    model = build(flow_completion_file, vgg_weights=vgg_file, perceptual_weight=0.1, style_weight=10.0,
+                  perceptual_layers=dict(conv1_2=1.0))
     log = model.train_step(clip_batch(num_frames=4), wrappers(model))
     assert 'loss_perceptual' in log and 'loss_style' in log
     assert math.isfinite(float(log['loss_perceptual'])) and math.isfinite(float(log['loss_style']))
