@@ -19,6 +19,10 @@
 # free-form holes fixed by seed (the toy's test_masks cover each moving object in
 # every frame, so the flow under them is never seen), end-point error on the
 # holes (FlowCompletionMetric).
+#
+# Measured once on 2 CPU cores shared with other jobs (OMP_NUM_THREADS=2): 8-17 s an
+# iteration, ~20 min in all; hole EPE of the toy test videos 2.68 px untrained ->
+# 2.36 px after 100 iterations (loss_flow 0.64 -> 0.33-0.37).
 _base_ = ['./train_flowcomp.py']
 
 data_root = 'data/toy/propainter/'
