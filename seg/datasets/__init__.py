@@ -5,6 +5,7 @@ toy configs use (``tools/data/make_toy_data.py``).
 """
 from . import samplers, transforms  # noqa: F401
 from .video_inpainting_dataset import VideoInpaintingDataset  # noqa: F401
+from .propainter_dataset import ProPainterDataset  # noqa: F401
 from .vos_clip_dataset import VOSClipDataset  # noqa: F401
 from .vos_track_dataset import VOSTrackDataset  # noqa: F401
 from .davis_eval_dataset import DAVISEvalDataset  # noqa: F401

@@ -53,10 +53,12 @@ from mmengine.structures import BaseDataElement
 from PIL import Image
 
 from seg.datasets.transforms.free_form_masks import dilate_test_mask, random_free_form_masks
+from seg.fileio.errors import InputError
 from seg.fileio.frames import IMAGE_SUFFIXES, FrameSource, FrameSourceError, open_frames
 from seg.registry import DATASETS
 
-__all__ = ['VideoInpaintingDataset', 'sample_train_frame_ids', 'FRAME_EXTENSIONS', 'VIDEO_EXTENSIONS']
+__all__ = ['VideoInpaintingDataset', 'VideoInpaintingDataError', 'sample_train_frame_ids', 'FRAME_EXTENSIONS',
+           'VIDEO_EXTENSIONS']
 
 #: Frame and mask image extensions (lower case) read from zips and folders (``seg.fileio``'s).
 FRAME_EXTENSIONS = IMAGE_SUFFIXES
@@ -69,6 +71,10 @@ FRAME_RESAMPLE = Image.BICUBIC
 MASK_RESAMPLE = Image.NEAREST
 #: Seed of the fixed random masks of test videos when neither ``mask_dir`` nor ``seed`` is given.
 DEFAULT_TEST_SEED = 0
+
+
+class VideoInpaintingDataError(InputError):
+    """A video's frames, annotation count or masks do not fit together (the message names the video and the fix)."""
 
 
 def sample_train_frame_ids(num_frames: int, num_local_frames: int, num_ref_frames: int,
@@ -240,8 +246,9 @@ class VideoInpaintingDataset(BaseDataset):
         """Frames of the video, checked against the annotation file's count when it gives one."""
         actual = self._source(info).num_frames
         if info['num_frames'] is not None and info['num_frames'] != actual:
-            raise ValueError(f'video {info["video_name"]!r}: the annotation file says {info["num_frames"]} frames '
-                             f'but {info["source"]} holds {actual}; fix the count in {self.ann_file} or the source')
+            raise VideoInpaintingDataError(
+                f'video {info["video_name"]!r}: the annotation file says {info["num_frames"]} frames but '
+                f'{info["source"]} holds {actual}; fix the count in {self.ann_file} or the source')
         return actual
 
     def _read_frames(self, info: dict, frame_ids: Sequence[int]) -> List[np.ndarray]:
@@ -266,14 +273,15 @@ class VideoInpaintingDataset(BaseDataset):
                                     'set mask_dir=None for random masks')
         files = sorted(n for n in os.listdir(folder) if _is_frame_name(n))
         if len(files) != num_frames:
-            raise ValueError(f'video {name!r}: {len(files)} masks in {folder} but {num_frames} frames; provide '
-                             'exactly one mask per frame')
+            raise VideoInpaintingDataError(f'video {name!r}: {len(files)} masks in {folder} but {num_frames} frames; '
+                                           'provide exactly one mask per frame')
         masks = []
         for i in frame_ids:
             with Image.open(osp.join(folder, files[i])) as mask:
                 if (mask.height, mask.width) != ori_shape:
-                    raise ValueError(f'video {name!r}: mask {files[i]} is {mask.height}x{mask.width} but the frames '
-                                     f'are {ori_shape[0]}x{ori_shape[1]}; masks must have the frame size')
+                    raise VideoInpaintingDataError(
+                        f'video {name!r}: mask {files[i]} is {mask.height}x{mask.width} but the frames are '
+                        f'{ori_shape[0]}x{ori_shape[1]}; masks must have the frame size')
                 binary = np.asarray(mask.resize((out_shape[1], out_shape[0]), MASK_RESAMPLE).convert('L')) > 0
             masks.append(dilate_test_mask(binary) if self.dilate_masks else binary.astype(np.uint8))
         return np.stack(masks)
@@ -300,9 +308,10 @@ class VideoInpaintingDataset(BaseDataset):
             frame_ids = info['frame_ids'] if info['frame_ids'] is not None else list(range(num_frames))
         else:
             if num_frames < self.num_local_frames + self.num_ref_frames:
-                raise ValueError(f'video {name!r} has {num_frames} frames, fewer than num_local_frames + '
-                                 f'num_ref_frames = {self.num_local_frames + self.num_ref_frames}; remove it from '
-                                 'the annotation file or lower num_ref_frames')
+                raise VideoInpaintingDataError(
+                    f'video {name!r} has {num_frames} frames, fewer than num_local_frames + num_ref_frames = '
+                    f'{self.num_local_frames + self.num_ref_frames}; remove it from the annotation file or lower '
+                    'num_ref_frames')
             frame_ids = sample_train_frame_ids(num_frames, self.num_local_frames, self.num_ref_frames, rng)
         raw = self._read_frames(info, frame_ids)
         ori_shape = raw[0].shape[:2]

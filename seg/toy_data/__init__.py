@@ -6,7 +6,7 @@
   (DUTS salient-object stills), :func:`render_referring_image` (RefCOCO stills with
   referring expressions) — and the category lists.
 * :mod:`.layouts`: the layouts (``davis``, ``ytvos``, ``e2fgvi``,
-  ``coco_panoptic``, ``ytvis``, ``static``, ``refcoco``), which item each one renders
+  ``coco_panoptic``, ``ytvis``, ``static``, ``refcoco``, ``propainter``), which item each one renders
   and the writers that put it on disk.
 * :mod:`.cache`: the entry points (``make_<layout>``, :func:`make_layout`,
   :func:`make_all`), which leave a layout made with the same arguments alone and
@@ -17,8 +17,8 @@ give byte-identical files.
 """
 from seg.fileio.palette import davis_palette
 from .cache import (DEFAULT_ROOT, GENERATOR_VERSION, META_FILE, layout_defaults, layout_kwargs, make_all,
-                    make_coco_panoptic, make_davis, make_e2fgvi, make_layout, make_refcoco, make_static, make_ytvis,
-                    make_ytvos)
+                    make_coco_panoptic, make_davis, make_e2fgvi, make_layout, make_propainter, make_refcoco,
+                    make_static, make_ytvis, make_ytvos)
 from .layouts import (IMAGE_LAYOUTS, LAYOUTS, REFCOCO_SPLITS, refcoco_file_name, render_layout_referring_image,
                       render_layout_static_image, render_layout_video, rle_uncompressed)
 from .render import (COCO_PANOPTIC_CLASSES, COCO_STUFF_CLASSES, COCO_THING_CLASSES, POSITION_MARGIN, POSITION_PHRASES,
@@ -35,5 +35,5 @@ __all__ = [
     'ToyStaticImage', 'render_static_image', 'render_layout_static_image', 'make_static', 'IMAGE_LAYOUTS',
     'REFCOCO_SPLITS', 'REFERRING_COLOURS', 'POSITION_MARGIN', 'POSITION_PHRASES', 'ToyReferringImage',
     'referring_expressions', 'render_referring_image', 'render_layout_referring_image', 'refcoco_file_name',
-    'make_refcoco'
+    'make_refcoco', 'make_propainter'
 ]

@@ -70,6 +70,19 @@ def make_e2fgvi(root: Union[str, Path], seed: int = 0, num_train: int = 4, num_v
     return _generate('e2fgvi', root, seed, force, _args(locals()))[0]
 
 
+def make_propainter(root: Union[str, Path], seed: int = 0, num_train: int = 4, num_val: int = 2,
+                    num_frames: int = 20, height: int = 120, width: int = 216, min_objects: int = 3,
+                    max_objects: int = 4, dilation: int = 3, force: bool = False) -> Path:
+    """ProPainter (YouTube-VOS / DAVIS) layout under ``root``; returns ``root``.
+
+    ``JPEGImages_432_240/<vid>/00000.jpg``.. frame folders (at ``height`` x ``width`` px, the
+    folder named as ProPainter's) for train and test videos, ``train.json`` / ``test.json``
+    ``{vid: num_frames}``, ``test_masks/<vid>/00000.png`` ('L' mode, 255 = hole: the union of the
+    objects' masks dilated by ``dilation`` px) per test frame.
+    """
+    return _generate('propainter', root, seed, force, _args(locals()))[0]
+
+
 def make_coco_panoptic(root: Union[str, Path], seed: int = 0, num_train: int = 48, num_val: int = 12,
                        height: int = 128, width: int = 128, min_instances: int = 4, max_instances: int = 8,
                        force: bool = False) -> Path:
@@ -127,7 +140,7 @@ def make_refcoco(root: Union[str, Path], seed: int = 0, num_train: int = 64, num
 
 
 _MAKERS = {'davis': make_davis, 'ytvos': make_ytvos, 'e2fgvi': make_e2fgvi, 'coco_panoptic': make_coco_panoptic,
-           'ytvis': make_ytvis, 'static': make_static, 'refcoco': make_refcoco}
+           'ytvis': make_ytvis, 'static': make_static, 'refcoco': make_refcoco, 'propainter': make_propainter}
 
 
 def _args(local_vars: dict) -> dict:

@@ -8,6 +8,9 @@ Layouts (each written into a fresh folder by its writer, :data:`WRITERS`):
   ``{train,valid}/meta.json``; ``valid`` annotates only first appearances).
 * ``e2fgvi``: E2FGVI's YouTube-VOS layout (``JPEGImages/<vid>.zip``,
   ``train.json``, ``test.json``, ``test_masks/<vid>/*.png``).
+* ``propainter``: ProPainter's layout (``JPEGImages_432_240/<vid>/*.jpg`` frame
+  folders, ``train.json``, ``test.json``, ``test_masks/<vid>/*.png``), the
+  frames at the toy size despite the folder's name.
 * ``coco_panoptic``: COCO panoptic 2017 (+ ``instances_*.json`` for things).
 * ``ytvis``: YouTube-VIS 2019 (``{train,valid}/JPEGImages``,
   ``annotations/youtube_vis_2019_{train,valid}.json``).
@@ -42,13 +45,14 @@ from .render import (COCO_THING_CLASSES, ToyReferringImage, ToyStaticImage, ToyV
                      video_categories)
 
 #: Layout names, in :func:`~seg.toy_data.cache.make_all`'s order.
-LAYOUTS = ('davis', 'ytvos', 'e2fgvi', 'coco_panoptic', 'ytvis', 'static', 'refcoco')
+LAYOUTS = ('davis', 'ytvos', 'e2fgvi', 'coco_panoptic', 'ytvis', 'static', 'refcoco', 'propainter')
 #: Layouts of still images: the CLI's ``--num-images`` / ``--num-val-images`` set their counts.
 IMAGE_LAYOUTS = ('coco_panoptic', 'static', 'refcoco')
 #: The RefCOCO splits (UNC), in the order the ``refcoco`` layout numbers their images.
 REFCOCO_SPLITS = ('train', 'val', 'testA', 'testB')
 
-_LAYOUT_CODE = {'davis': 1, 'ytvos': 2, 'e2fgvi': 3, 'coco_panoptic': 4, 'ytvis': 5, 'static': 6, 'refcoco': 7}
+_LAYOUT_CODE = {'davis': 1, 'ytvos': 2, 'e2fgvi': 3, 'coco_panoptic': 4, 'ytvis': 5, 'static': 6, 'refcoco': 7,
+                'propainter': 8}
 _SPLIT_CODE = {'train': 0, 'val': 1, 'testA': 2, 'testB': 3}
 _JPEG_QUALITY = 90
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -237,6 +241,24 @@ def _write_e2fgvi(out: Path, seed: int, num_train, num_val, num_frames, height, 
     _write_json(out / 'test.json', counts['val'])
 
 
+def _write_propainter(out: Path, seed: int, num_train, num_val, num_frames, height, width, min_objects, max_objects,
+                      dilation):
+    counts = {'train': {}, 'val': {}}
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilation + 1, 2 * dilation + 1))
+    (out / 'JPEGImages_432_240').mkdir(parents=True, exist_ok=True)
+    (out / 'test_masks').mkdir(parents=True, exist_ok=True)
+    for split, name, video in _iter_videos('propainter', seed, num_train, num_val, num_frames, height, width,
+                                           min_objects, max_objects):
+        counts[split][name] = video.num_frames
+        for t in range(video.num_frames):
+            _write_jpg(out / 'JPEGImages_432_240' / name / f'{_frame_name(t)}.jpg', video.frames[t])
+            if split == 'val':
+                hole = cv2.dilate((video.masks[t] > 0).astype(np.uint8), kernel) * 255
+                _write_png(out / 'test_masks' / name / f'{_frame_name(t)}.png', hole.astype(np.uint8))
+    _write_json(out / 'train.json', counts['train'])
+    _write_json(out / 'test.json', counts['val'])
+
+
 def _write_coco_panoptic(out: Path, seed: int, num_train, num_val, height, width, min_instances, max_instances):
     cats = coco_panoptic_categories()
     thing_cats = [dict(supercategory=c['supercategory'], id=c['id'], name=c['name']) for c in cats if c['isthing']]
@@ -363,4 +385,4 @@ def _write_refcoco(out: Path, seed: int, num_train, num_val, num_test, height, w
 #: Writer of each layout: ``writer(out, seed, **params)`` fills the empty folder ``out``.
 WRITERS = {'davis': _write_davis, 'ytvos': _write_ytvos, 'e2fgvi': _write_e2fgvi,
            'coco_panoptic': _write_coco_panoptic, 'ytvis': _write_ytvis, 'static': _write_static,
-           'refcoco': _write_refcoco}
+           'refcoco': _write_refcoco, 'propainter': _write_propainter}

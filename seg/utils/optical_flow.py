@@ -33,3 +33,23 @@ def dis_flow(img1: np.ndarray, img2: np.ndarray, preset: str = 'medium') -> np.n
         (H, W, 2) float32 flow in px, (x, y), on ``img1``'s grid: ``img1(p) ≈ img2(p + flow(p))``.
     """
     return dis_optical_flow(preset).calc(rgb_to_grey(img1), rgb_to_grey(img2), None)
+
+
+def resize_flow(flow: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize a flow field bilinearly and rescale its vectors to the new grid.
+
+    Args:
+        flow: (H, W, 2) flow in px of an H x W grid, (x, y).
+        height, width: The new grid's size in px.
+
+    Returns:
+        (height, width, 2) float32 flow in px of the new grid: x scaled by ``width / W``, y by ``height / H``.
+    """
+    old_h, old_w = flow.shape[:2]
+    flow = np.asarray(flow, np.float32)
+    if (old_h, old_w) == (height, width):
+        return flow.copy()
+    resized = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
+    resized[..., 0] *= width / old_w
+    resized[..., 1] *= height / old_h
+    return resized

@@ -224,6 +224,33 @@ def test_e2fgvi_layout(toy_root):
         assert (m[obj] == 255).all() and (m == 255).sum() > obj.sum()  # covers the objects, dilated
 
 
+def test_propainter_layout(toy_root):
+    root = toy_root / 'propainter'
+    train = json.loads((root / 'train.json').read_text())
+    test = json.loads((root / 'test.json').read_text())
+    assert train == {'vid_000': 6, 'vid_001': 6} and test == {'vid_002': 6}
+    assert sorted(p.name for p in (root / 'JPEGImages_432_240').iterdir()) == ['vid_000', 'vid_001', 'vid_002']
+    video = td.render_layout_video('propainter', 0, 'val', 0, 6, 48, 64)
+    for vid, n in {**train, **test}.items():
+        frames = sorted((root / 'JPEGImages_432_240' / vid).iterdir())
+        assert [p.name for p in frames] == [f'{t:05d}.jpg' for t in range(n)]
+        img = Image.open(frames[-1])
+        assert img.size == (64, 48) and img.mode == 'RGB'
+    last = np.asarray(Image.open(root / 'JPEGImages_432_240' / 'vid_002' / '00005.jpg'), np.float32)
+    assert np.abs(last - video.frames[5]).mean() < 8  # the rendered frame, JPEG-encoded (q 90: ~4.4)
+    assert sorted(p.name for p in (root / 'test_masks').iterdir()) == ['vid_002']
+    masks = sorted((root / 'test_masks' / 'vid_002').glob('*.png'))
+    assert [p.name for p in masks] == [f'{t:05d}.png' for t in range(6)]
+    for t, p in enumerate(masks):
+        im = Image.open(p)
+        m = np.array(im)
+        assert im.mode == 'L' and set(np.unique(m)) <= {0, 255}
+        obj = video.masks[t] > 0
+        assert (m[obj] == 255).all() and (m == 255).sum() > obj.sum()  # covers the objects, dilated
+    # A different layout code: not the e2fgvi videos.
+    assert not np.array_equal(video.frames, td.render_layout_video('e2fgvi', 0, 'val', 0, 6, 48, 64).frames)
+
+
 @pytest.mark.parametrize('split', ['train', 'val'])
 def test_coco_panoptic_layout(toy_root, split):
     from pycocotools.coco import COCO
@@ -348,6 +375,7 @@ def test_deterministic(toy_root, tmp_path):
     c = _files(tmp_path / 'other')
     for key in ('davis/Annotations/480p/vid_000/00000.png', 'ytvos/train/meta.json',
                 'e2fgvi/JPEGImages/vid_000.zip', 'coco_panoptic/annotations/panoptic_train2017.json',
+                'propainter/JPEGImages_432_240/vid_000/00000.jpg', 'propainter/test_masks/vid_002/00000.png',
                 'ytvis/annotations/youtube_vis_2019_train.json', 'static/DUTS-TR/DUTS-TR-Mask/img_00000.png'):
         assert c[key] != a[key], key
 

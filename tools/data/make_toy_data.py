@@ -1,12 +1,13 @@
 #!/usr/bin/env python
 """Generate FastSAM2's deterministic toy datasets (DAVIS, YouTube-VOS, E2FGVI, COCO panoptic, YouTube-VIS, DUTS,
-RefCOCO).
+RefCOCO, ProPainter).
 
 Example::
 
     python tools/data/make_toy_data.py                      # everything under data/toy/
     python tools/data/make_toy_data.py --layouts davis --num-videos 2 --num-frames 8
     python tools/data/make_toy_data.py --layouts refcoco    # data/toy/refcoco/{train2014,refcoco}
+    python tools/data/make_toy_data.py --layouts propainter # data/toy/propainter/JPEGImages_432_240, test_masks
 
 Each layout goes to ``<out>/<layout>/``.  A layout already made with the same arguments is left as
 it is; otherwise it is rebuilt in a temporary sibling directory and renamed into place.  See
