@@ -223,6 +223,17 @@ class VideoSession:
         self._check_frame(frame_index)
         return {obj: decode_mask(rle) for obj, rle in sorted(self.frame_masks.get(frame_index, {}).items())}
 
+    def overlay(self, frame_index: int) -> np.ndarray:
+        """Frame ``frame_index`` with its known masks blended in their DAVIS palette colours, (H, W, 3) uint8 RGB."""
+        return self._overlay(self.frame(frame_index), self._ids(frame_index))
+
+    @staticmethod
+    def _overlay(frame: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """``frame`` (H, W, 3) uint8 RGB with each object of ``ids`` (H, W) uint8 blended in its palette colour."""
+        objects = [int(i) for i in np.unique(ids) if i]
+        stack = np.stack([ids == i for i in objects]) if objects else np.zeros((0, *ids.shape), bool)
+        return overlay_masks(frame, stack, OVERLAY_ALPHA, colours=davis_palette()[objects])
+
     def _check_frame(self, index) -> None:
         if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
             raise VideoSessionError(f'a frame index must be an int; got {index!r}')
@@ -404,7 +415,7 @@ class VideoSession:
 
     # ------------------------------------------------------------------ outputs
     def _ids(self, t: int) -> np.ndarray:
-        """(H, W) uint8 object ids of frame ``t`` (0 background; the larger id wins an overlap)."""
+        """(H, W) uint8 object ids of frame ``t``'s known masks (0 background; the larger id wins an overlap)."""
         ids = np.zeros(self.size, np.uint8)
         for obj, rle in sorted(self.frame_masks.get(t, {}).items()):
             ids[decode_mask(rle)] = obj
@@ -460,9 +471,7 @@ class VideoSession:
                     if 'png' in targets:
                         write_palette_png(png_dir / f'{t:05d}.png', ids, palette)
                     if writer is not None:
-                        objects = [int(i) for i in np.unique(ids) if i]
-                        stack = np.stack([ids == i for i in objects]) if objects else np.zeros((0, *self.size), bool)
-                        writer.write(overlay_masks(next(frames), stack, OVERLAY_ALPHA, colours=palette[objects]))
+                        writer.write(self._overlay(next(frames), ids))
                     if progress is not None:
                         progress(t + 1, self.num_frames)
                 if writer is not None:

@@ -78,6 +78,24 @@ def test_backends_are_chosen_by_the_weights_found(davis, tmp_path):
     assert np.array_equal(out[0][3], gt[0] == 1) and sorted(out) == list(range(12)) and set(out[5]) == {3}
 
 
+def test_fastsam2_weights_make_the_segmenter(davis, tmp_path):
+    from seg.apis import load_config
+    from seg.registry import MODELS
+    config = Path(__file__).resolve().parents[2] / 'configs' / 'fastsam2' / 'fastsam2_r18_toy.py'
+    (tmp_path / 'fastsam2.py').write_text(f'_base_ = [{str(config)!r}]\n')
+    torch.manual_seed(0)
+    torch.save(MODELS.build(load_config(str(config)).model).state_dict(), tmp_path / 'fastsam2.pth')
+    frames, _ = clip(davis, 'vid_004')
+    s = session(frames, checkpoints=tmp_path)
+    assert s.backends['segmenter'] == ('FastSAM2Segmenter', f'{tmp_path / "fastsam2.pth"} found')
+    for prompt in (dict(points=[(40, 30)]), dict(box=(10, 10, 60, 50), text='the square')):
+        mask = s.add_prompt(0, 1, **prompt)
+        assert mask.shape == (96, 160) and mask.dtype == bool
+    (tmp_path / 'fastsam2.py').unlink()
+    assert session(frames, checkpoints=tmp_path).backends['segmenter'] == (
+        'GrabCutSegmenter', f'{tmp_path / "fastsam2.py"} not found')
+
+
 def test_frames_and_masks_by_index(davis):
     frames, gt = clip(davis, 'vid_005')
     s = session(frames)
@@ -87,6 +105,9 @@ def test_frames_and_masks_by_index(davis):
     assert s.masks(3) == {}
     s.add_prompt(3, 2, mask=gt[3] == 1)
     assert list(s.masks(3)) == [2] and np.array_equal(s.masks(3)[2], gt[3] == 1) and s.objects == [2]
+    overlay = s.overlay(3)
+    assert np.array_equal(overlay[gt[3] == 0], s.frame(3)[gt[3] == 0]) and (overlay != s.frame(3)).any(-1).sum() > 50
+    assert np.array_equal(s.overlay(4), s.frame(4))  # no mask known there yet
 
 
 def test_reverse_propagation_from_a_later_seed(davis):
