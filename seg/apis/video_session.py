@@ -195,6 +195,16 @@ class VideoSession:
             return init_inpainter(str(INPAINTER_CONFIG), str(weights), str(self.device)), f'{weights} found'
         return init_inpainter(device=str(self.device)), f'{weights} not found'
 
+    def close(self) -> None:
+        """Release the open video file (a later read opens it again)."""
+        self.reader.close()
+
+    def __enter__(self) -> 'VideoSession':
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
     # ------------------------------------------------------------------ state
     @property
     def busy(self) -> bool:

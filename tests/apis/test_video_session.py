@@ -108,6 +108,9 @@ def test_frames_and_masks_by_index(davis):
     overlay = s.overlay(3)
     assert np.array_equal(overlay[gt[3] == 0], s.frame(3)[gt[3] == 0]) and (overlay != s.frame(3)).any(-1).sum() > 50
     assert np.array_equal(s.overlay(4), s.frame(4))  # no mask known there yet
+    with s:
+        pass
+    assert np.array_equal(s.frame(7), expected)  # closing releases the file; a later read opens it again
 
 
 def test_reverse_propagation_from_a_later_seed(davis):
