@@ -8,6 +8,8 @@ from seg.registry import MODELS
 
 from .segmenter_prompt import PromptNotSupportedError, check_segmenter_prompt
 
+#: A flood fill from a click covering more of the frame than this tells nothing about the object: it is dropped.
+MAX_FILL = 0.5
 #: GrabCut fits a 5-component colour GMM to each side: fewer pixels than this on a side cannot be modelled.
 MIN_MODEL_PIXELS = 20
 
@@ -21,7 +23,10 @@ class GrabCutSegmenter:
     - a box: outside it is background, inside probably foreground (OpenCV's
       rectangle initialisation);
     - clicks alone: a square of ``click_extent`` times the frame's shorter side
-      around the positive clicks is probably foreground, the rest probably background;
+      around each positive click, and the pixels of about the clicked colour
+      connected to it (a flood fill within ``fill_tolerance`` per channel, kept
+      when it covers at most ``MAX_FILL`` of the frame), are probably foreground,
+      the rest probably background;
     - positive clicks are foreground discs and negative clicks background discs
       of ``click_radius`` px, whatever else is given;
     - a mask (a rough mask, e.g. the previous one): its pixels probably
@@ -36,14 +41,17 @@ class GrabCutSegmenter:
         click_radius: radius (px) of the disc a click fixes.
         click_extent: side of the probable-foreground square around clicks, as a
             fraction of the frame's shorter side (clicks alone give no extent).
+        fill_tolerance: largest per-channel difference (0..255) from the clicked pixel's colour
+            (both smoothed by a 5x5 Gaussian) of the flood fill; 0 fills nothing.
         context: margin of the region the cut runs in, as a fraction of the seeds' extent.
     """
 
     def __init__(self, iterations: int = 5, click_radius: int = 3, click_extent: float = 0.25,
-                 context: float = 0.5):
+                 fill_tolerance: int = 30, context: float = 0.5):
         self.iterations = iterations
         self.click_radius = click_radius
         self.click_extent = click_extent
+        self.fill_tolerance = fill_tolerance
         self.context = context
 
     def segment(self, frame: np.ndarray, points: Optional[Sequence[Sequence[float]]] = None,
@@ -83,12 +91,29 @@ class GrabCutSegmenter:
                 if label == 1:
                     seeds[max(0, int(y) - half):int(y) + half + 1, max(0, int(x) - half):int(x) + half + 1] = \
                         cv2.GC_PR_FGD
+            seeds[self._fill(frame, [p for p, label in zip(points, labels) if label == 1])] = cv2.GC_PR_FGD
         for (x, y), label in zip(points, labels):
             cv2.circle(seeds, (int(round(x)), int(round(y))), self.click_radius,
                        int(cv2.GC_FGD if label == 1 else cv2.GC_BGD), -1)
         object_mask = self._cut(frame, seeds)
         positive = [(int(round(x)), int(round(y))) for (x, y), label in zip(points, labels) if label == 1]
         return keep_clicked(object_mask, positive)
+
+    def _fill(self, frame: np.ndarray, clicks: Sequence[Sequence[float]]) -> np.ndarray:
+        """(H, W) bool: the pixels of about each click's colour connected to it; none when that covers more
+        than :data:`MAX_FILL` of the frame (the click's colour is everywhere: no hint of the object)."""
+        height, width = frame.shape[:2]
+        region = np.zeros((height, width), bool)
+        if self.fill_tolerance <= 0:
+            return region
+        smooth = cv2.GaussianBlur(frame, (5, 5), 0)
+        tolerance = (self.fill_tolerance, ) * 3
+        flags = 8 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (1 << 8)
+        for x, y in clicks:
+            filled = np.zeros((height + 2, width + 2), np.uint8)
+            cv2.floodFill(smooth, filled, (int(x), int(y)), 0, tolerance, tolerance, flags)
+            region |= filled[1:-1, 1:-1].astype(bool)
+        return region if region.mean() <= MAX_FILL else np.zeros_like(region)
 
     def _cut(self, frame: np.ndarray, seeds: np.ndarray) -> np.ndarray:
         """GrabCut of ``seeds`` (H, W) GC labels in a region around the non-background seeds → (H, W) bool."""

@@ -65,3 +65,16 @@ def test_keeps_only_the_clicked_components():
 def test_prompts_it_cannot_take_are_named(prompt, error, match):
     with pytest.raises(error, match=match):
         GrabCutSegmenter().segment(scene()[0], **prompt)
+
+
+def test_a_click_on_a_large_uniform_object_fills_it():
+    """A pale band over 40 % of the width, lit unevenly: the click's colour region seeds GrabCut beyond its square."""
+    rng = np.random.default_rng(2)
+    image = np.clip(rng.normal(100, 15, (120, 200, 3)), 0, 255).astype(np.uint8)
+    band = np.zeros((120, 200), bool)
+    band[:, 60:140] = True
+    shade = np.linspace(200, 230, 120)[:, None, None]
+    image[band] = np.clip(shade + rng.normal(0, 3, (120, 200, 3)), 0, 255).astype(np.uint8)[band]
+    filled = GrabCutSegmenter().segment(image, points=[(75, 60)])
+    assert iou(filled, band) > 0.95
+    assert iou(GrabCutSegmenter(fill_tolerance=0).segment(image, points=[(75, 60)]), band) < iou(filled, band)
