@@ -150,8 +150,11 @@ class VideoSession:
         checkpoints = Path(checkpoints)
         #: {role: (backend class name, why it was chosen)} for 'segmenter', 'tracker', 'inpainter'.
         self.backends: Dict[str, Tuple[str, str]] = {}
+        #: Prompt → mask on one frame (``segment(frame, points, labels, box, mask, text)``).
         self.segmenter = self._choose('segmenter', segmenter, self._default_segmenter, checkpoints)
+        #: Masks from frame to frame (``reset()``, ``step(frame, new_masks)``, ``remove(obj_id)``); reset per pass.
         self.tracker = self._choose('tracker', tracker, self._default_tracker, checkpoints)
+        #: Removes masked regions (``inpaint_window``), run by :func:`~seg.apis.inpaint.inpaint_video`.
         self.inpainter = self._choose('inpainter', inpainter, self._default_inpainter, checkpoints)
         for role, (name, reason) in self.backends.items():
             print_log(f'{role}: {name} ({reason})', logger='current')
