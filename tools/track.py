@@ -39,7 +39,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--out', required=True, help='folder for the per-frame palette PNGs (must not exist)')
     parser.add_argument('--checkpoint',
                         help='local XMem checkpoint: the released XMem.pth, or an XMemVOS checkpoint of tools/train.py '
-                             '(needed with MASKS)')
+                             '(needed with MASKS; with --point/--box it makes XMem the tracker)')
     parser.add_argument('--checkpoints', default='checkpoints',
                         help='with --point/--box: folder searched for weights')
     parser.add_argument('--overlay', help='also write the frames with the masks blended in (.mp4; must not exist)')
@@ -68,7 +68,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     def work() -> None:
         if args.masks is None:
             out = track_from_prompts(args.video, args.out, args.point, args.negative, args.box, overlay=args.overlay,
-                                     checkpoints=args.checkpoints, device=args.device)
+                                     checkpoints=args.checkpoints, xmem_checkpoint=args.checkpoint, device=args.device)
             print(f'masks: {out}' + (f'\noverlay: {args.overlay}' if args.overlay else ''))
             return
         out = track_to_folder(args.video, args.masks, args.out, checkpoint=args.checkpoint, overlay=args.overlay,

@@ -26,6 +26,7 @@ from seg.fileio.atomic import atomic_write_bytes, check_writable
 from seg.fileio.frame_reader import FrameReader
 from seg.fileio.frames import IMAGE_SUFFIXES, VIDEO_FORMATS
 from seg.fileio.palette import davis_palette
+from seg.models.trackers import XMemTracker
 from seg.visualization.overlay import overlay_masks, side_by_side
 
 from .video_session import EXPORT_FORMATS, OVERLAY_ALPHA, VideoSession, VideoSessionError
@@ -212,9 +213,11 @@ def remove_object(video: PathLike, points: Sequence[Click] = (), negatives: Sequ
 
 def track_from_prompts(video: PathLike, out: PathLike, points: Sequence[Click] = (),
                        negatives: Sequence[Click] = (), boxes: Sequence[Box] = (), overlay: Optional[PathLike] = None,
-                       checkpoints: PathLike = 'checkpoints', device: str = 'cpu', progress: bool = True) -> Path:
+                       checkpoints: PathLike = 'checkpoints', xmem_checkpoint: Optional[PathLike] = None,
+                       device: str = 'cpu', progress: bool = True) -> Path:
     """Segment the prompted object, track it and write ``out/00000.png, ...`` (palette PNGs, object id 1) and an
-    optional overlay video; all or nothing.
+    optional overlay video; all or nothing. ``xmem_checkpoint`` picks XMem as the tracker whatever
+    ``checkpoints`` holds.
 
     Raises:
         VideoSessionError: ``out`` or ``overlay`` exists, ``overlay`` is no video name, or any bad prompt or video.
@@ -223,7 +226,8 @@ def track_from_prompts(video: PathLike, out: PathLike, points: Sequence[Click] =
     _check_new(out, 'output folder', ())
     _check_new(None if overlay is None else Path(overlay), 'overlay file', ('.mp4', ))
     prompts = prompts_by_frame(points, negatives, boxes)
-    session = VideoSession(video, device=device, checkpoints=checkpoints)
+    tracker = None if xmem_checkpoint is None else XMemTracker(checkpoint=xmem_checkpoint, device=device)
+    session = VideoSession(video, tracker=tracker, device=device, checkpoints=checkpoints)
     segment_and_track(session, prompts, progress)
     formats, names = ['png'], dict(png=out.resolve())
     if overlay is not None:

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from seg.fileio.palette import read_palette_png
+from seg.models.xmem import XMem
 from seg.toy_data import render_video
 from seg.utils.prompts import interior_points
 
@@ -105,6 +106,12 @@ def test_track_takes_points_instead_of_masks(clip, tmp_path):
     assert [p.name for p in sorted((tmp_path / 'out').iterdir())] == [f'{t:05d}.png' for t in range(8)]
     with av.open(str(tmp_path / 'overlay.mp4')) as container:
         assert sum(1 for _ in container.decode(video=0)) == 8
+    torch.manual_seed(0)
+    torch.save(XMem(key_dim=16, value_dim=32, hidden_dim=8).state_dict(), tmp_path / 'XMem.pth')
+    proc = run('track.py', frames, '--point', f'0,{x},{y}', '--out', tmp_path / 'xmem', '--checkpoint',
+               tmp_path / 'XMem.pth')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'tracker: XMemTracker (given)' in proc.stdout + proc.stderr and len(list((tmp_path / 'xmem').iterdir())) == 8
 
 
 
