@@ -344,17 +344,11 @@ class App:
             raise RequestError('no object to propagate: click on the object first')
 
         def work(progress: Callable) -> None:
-            first = 0 if start is None else start
-            total = first + 1 if reverse else video.num_frames - first
-            progress(0, total)
-            steps = video.propagate(start=start, reverse=reverse)
-            done = 0
-            while True:
+            steps = video.propagate(start=start, reverse=reverse, progress=progress)
+            while True:  # the lock is taken per frame, so frames and masks are served meanwhile
                 with session.lock:
                     if next(steps, None) is None:
                         break
-                done += 1
-                progress(done, max(total, done))
 
         return JSONResponse(session.start_job('propagate', work).to_json(), status_code=202)
 
@@ -396,7 +390,8 @@ class App:
             folder = session.outputs / f'.part-{secrets.token_hex(4)}'
             try:
                 with session.lock:
-                    paths = video.export(str(folder), formats=('png',) if what == 'masks' else ('overlay_mp4',))
+                    paths = video.export(str(folder), formats=('png',) if what == 'masks' else ('overlay_mp4',),
+                                         progress=progress)
                 written = Path(paths['png' if what == 'masks' else 'overlay_mp4'])
                 if what == 'masks':
                     _zip_folder(written, session.outputs / EXPORTS[what])

@@ -6,6 +6,8 @@ alone here; tests/apis/web/test_app_browser.py drives the real session.
 import asyncio
 import io
 import os
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -24,6 +26,7 @@ from seg.fileio.errors import InputError
 from seg.fileio.frames import VideoWriter, open_frames
 from seg.fileio.palette import davis_palette, read_palette_png, write_palette_png
 
+REPO = Path(__file__).resolve().parents[3]
 NUM_FRAMES, HEIGHT, WIDTH = 6, 48, 64
 
 
@@ -90,9 +93,10 @@ class FakeVideoSession:
             first = start or 0
             order = range(first, -1, -1) if reverse else range(first, self.num_frames)
             latest = dict(self._masks.get(first, {}))
-            for index in order:
+            for done, index in enumerate(order, start=1):
                 latest.update(self._masks.get(index, {}))
                 self._masks[index] = dict(latest)
+                progress(done, len(order))
                 yield index, dict(latest)
         finally:
             self.busy = False
@@ -110,7 +114,7 @@ class FakeVideoSession:
     def reset(self):
         self._masks.clear()
 
-    def export(self, out_dir, formats=('png',)):
+    def export(self, out_dir, formats=('png',), progress=None):
         out = Path(out_dir) / 'png'
         out.mkdir(parents=True)
         for index in range(self.num_frames):
@@ -392,3 +396,9 @@ def test_confinement_helpers(tmp_path):
     target = (root / 'sub' / 'f.txt').resolve()
     assert allowed_video_path('sub/f.txt', [root, tmp_path / 'other']) == target, 'relative to the first folder'
     assert allowed_video_path(str(root / 'sub' / 'f.txt'), [tmp_path / 'other', root]) == target
+
+
+def test_tool_refuses_a_bad_upload_limit():
+    proc = subprocess.run([sys.executable, str(REPO / 'tools' / 'app.py'), '--max-upload-mb', '0'],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2 and '--max-upload-mb must be > 0' in proc.stderr
