@@ -31,6 +31,8 @@ import cv2
 import numpy as np
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -58,6 +60,8 @@ MASK_ALPHA = 0.5
 #: The files jobs write into a session's outputs, by what the page asks for.
 EXPORTS = {'masks': 'masks.zip', 'overlay': 'overlay.mp4'}
 RESULT = 'result.mp4'
+#: Host names of this machine only; a server bound to one of them answers requests naming these only.
+LOOPBACK_HOSTS = ('127.0.0.1', 'localhost')
 
 SessionFactory = Callable[[Path, Path], Any]
 
@@ -174,7 +178,8 @@ class App:
     """The state and handlers of one web app; :func:`create_app` wires them to routes.
 
     Args:
-        work_dir: the only folder the app writes to (``sessions/<id>/`` per browser).
+        work_dir: the only folder the app writes to (``sessions/<id>/`` per browser; the ``sessions`` folder
+            of an earlier run is removed).
         max_upload_mb: the largest upload accepted, MiB.
         video_dirs: folders whose videos may be opened by server-side path (none: uploads only).
         session_factory: ``factory(video_path, work_dir)`` → a VideoSession (tests pass a small fake).
@@ -185,6 +190,8 @@ class App:
                  session_factory: Optional[SessionFactory] = None, max_sessions: int = 16):
         self.work_dir = Path(work_dir)
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        # Session ids live in memory only, so the folders of an earlier run can no longer be reached.
+        shutil.rmtree(self.work_dir / 'sessions', ignore_errors=True)
         self.max_upload_bytes = int(max_upload_mb * 2**20)
         self.video_dirs = [Path(d) for d in video_dirs]
         self.session_factory = session_factory or video_session_factory()
@@ -416,8 +423,13 @@ class App:
 
 
 def create_app(work_dir: Path, max_upload_mb: float = 500, video_dirs: Sequence[Path] = (),
-               session_factory: Optional[SessionFactory] = None, max_sessions: int = 16) -> Starlette:
-    """The ASGI application (arguments as :class:`App`); ``app.state.app`` is the :class:`App`."""
+               session_factory: Optional[SessionFactory] = None, max_sessions: int = 16,
+               allowed_hosts: Optional[Sequence[str]] = None) -> Starlette:
+    """The ASGI application (arguments as :class:`App`); ``app.state.app`` is the :class:`App`.
+
+    ``allowed_hosts``: the ``Host`` headers answered (others get 400), so a web page elsewhere cannot reach a
+    server on this machine by pointing its own domain at 127.0.0.1 (DNS rebinding); None answers any.
+    """
     app = App(work_dir, max_upload_mb, video_dirs, session_factory, max_sessions)
     routes = [
         Route('/', app.index),
@@ -435,14 +447,17 @@ def create_app(work_dir: Path, max_upload_mb: float = 500, video_dirs: Sequence[
         Route('/api/job', _api(app.job)),
         Route('/api/files/{name:path}', _api(app.files)),
     ]
-    starlette = Starlette(routes=routes)
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))] if allowed_hosts else []
+    starlette = Starlette(routes=routes, middleware=middleware)
     starlette.state.app = app
     return starlette
 
 
 def serve(work_dir: Path, port: int = 7860, host: str = '127.0.0.1', max_upload_mb: float = 500,
           video_dirs: Sequence[Path] = (), checkpoints: str = 'checkpoints', device: str = 'cpu') -> None:
-    """Run the app with uvicorn until interrupted."""
+    """Run the app with uvicorn until interrupted; bound to a loopback address, it answers loopback names only."""
     import uvicorn
-    app = create_app(work_dir, max_upload_mb, video_dirs, video_session_factory(checkpoints, device))
+    loopback = host in LOOPBACK_HOSTS
+    app = create_app(work_dir, max_upload_mb, video_dirs, video_session_factory(checkpoints, device),
+                     allowed_hosts=LOOPBACK_HOSTS if loopback else None)
     uvicorn.run(app, host=host, port=port, log_level='info')

@@ -5,12 +5,16 @@ maps ids to :class:`AppSession` objects.  Long work (propagation, removal,
 export) runs as a :class:`Job` in a thread of its own, so the page can poll its
 progress and keep scrubbing frames meanwhile; a session runs one job at a time.
 """
+import logging
 import secrets
 import shutil
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
+
+from mmengine.logging import print_log
 
 from seg.fileio.errors import InputError
 
@@ -53,8 +57,9 @@ class Job:
             self.result = self._work(self._progress)
         except InputError as err:
             self.error = str(err)
-        except Exception as err:  # reported to the page; the server keeps serving other requests
+        except Exception as err:  # a bug: reported to the page and logged with its traceback
             self.error = f'{type(err).__name__}: {err}'
+            print_log(f'the {self.kind} job failed:\n{traceback.format_exc()}', logger='current', level=logging.ERROR)
 
     @property
     def running(self) -> bool:

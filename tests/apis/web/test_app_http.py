@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
-from seg.apis.web import PathNotAllowedError, allowed_video_path, confined_file, create_app
+from seg.apis.web import PathNotAllowedError, allowed_video_path, confined_file, create_app, video_session_factory
 from seg.apis.web.server import COOKIE
 from seg.fileio.errors import InputError
 from seg.fileio.frames import VideoWriter, open_frames
@@ -402,3 +402,62 @@ def test_tool_refuses_a_bad_upload_limit():
     proc = subprocess.run([sys.executable, str(REPO / 'tools' / 'app.py'), '--max-upload-mb', '0'],
                           capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 2 and '--max-upload-mb must be > 0' in proc.stderr
+
+
+def test_only_allowed_host_names_are_answered(tmp_path):
+    app = create_app(tmp_path / 'work', session_factory=FakeVideoSession, allowed_hosts=['127.0.0.1', 'localhost'])
+    assert TestClient(app, base_url='http://127.0.0.1:7860').get('/').status_code == 200
+    assert TestClient(app, base_url='http://evil.example:7860').get('/').status_code == 400
+
+
+def test_sessions_of_an_earlier_run_are_removed_at_start(tmp_path):
+    stale = tmp_path / 'work' / 'sessions' / 'old-id' / 'uploads'
+    stale.mkdir(parents=True)
+    (tmp_path / 'work' / 'keep.txt').write_text('not the app\'s')
+    make_client(tmp_path)
+    assert not stale.parent.exists() and (tmp_path / 'work' / 'keep.txt').exists()
+
+
+def test_a_failing_job_reports_its_error(tmp_path, clip):
+    client = make_client(tmp_path)
+    upload(client, clip)
+    client.post('/api/prompt', json=dict(frame=0, obj_id=1, points=[[18, 24]], labels=[1]))
+    session = next(iter(client.app.state.app.sessions._sessions.values()))
+    session.video.export = lambda *args, **kwargs: 1 / 0
+    assert client.post('/api/export', json=dict(what='masks')).status_code == 202
+    assert wait_job(client)['error'] == 'ZeroDivisionError: division by zero'
+    assert client.get('/api/state').json()['files'] == []
+
+
+def test_real_session_errors_and_correction(tmp_path, clip):
+    """The real VideoSession (no-weights backends) behind the HTTP layer: its errors become 400s, corrections work."""
+    app = create_app(tmp_path / 'work', session_factory=video_session_factory(str(tmp_path / 'no-checkpoints')))
+    client = TestClient(app)
+    client.get('/')
+    response = client.post('/api/upload', params={'name': 'x.mp4'}, content=os.urandom(5000))
+    assert response.status_code == 400 and 'decode' in response.json()['error'] and uploads_of(tmp_path) == []
+    assert upload(client, clip).json()['backends']['segmenter'][0] == 'GrabCutSegmenter'
+    for body, words in ((dict(frame=0, obj_id=1, points=[[70, 10]], labels=[1]), 'outside'),
+                        (dict(frame=0, obj_id=1, box=[5, 5, 80, 40]), 'outside'),
+                        (dict(frame=9, obj_id=1, points=[[5, 5]], labels=[1]), 'past the end'),
+                        (dict(frame=0, obj_id=255, points=[[5, 5]], labels=[1]), 'object ids')):
+        response = client.post('/api/prompt', json=body)
+        assert response.status_code == 400 and words in response.json()['error'], (body, response.text)
+    response = client.post('/api/objects/3/delete')
+    assert response.status_code == 400 and 'unknown object id' in response.json()['error']
+    response = client.post('/api/prompt', json=dict(frame=0, obj_id=1, box=[6, 12, 30, 36]))
+    assert response.status_code == 200 and response.json()['area'] > 100, response.text
+    client.post('/api/propagate', json=dict(start=0))
+    assert wait_job(client, 120)['error'] is None
+    response = client.post('/api/prompt', json=dict(frame=3, obj_id=1, box=[18, 12, 42, 36]))
+    assert response.status_code == 200, 'a prompt on a known object corrects it'
+    client.post('/api/propagate', json=dict(start=3))
+    job = wait_job(client, 120)
+    assert job['error'] is None and job['total'] == NUM_FRAMES - 3
+    client.post('/api/export', json=dict(what='masks'))
+    assert wait_job(client, 120)['error'] is None
+    with zipfile.ZipFile(io.BytesIO(client.get('/api/files/masks.zip').content)) as archive:
+        archive.extractall(tmp_path / 'masks')
+    for t in range(NUM_FRAMES):
+        ids, _ = read_palette_png(tmp_path / 'masks' / f'{t:05d}.png')
+        assert ids[24, 18 + 4 * t] == 1, f'frame {t}: the square is object 1'
