@@ -47,7 +47,7 @@ import threading
 from contextlib import ExitStack
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -411,13 +411,16 @@ class VideoSession:
         return ids
 
     def export(self, out_dir: Union[str, Path], formats: Sequence[str] = tuple(EXPORT_FORMATS),
-               progress: Optional[Progress] = None) -> Dict[str, Path]:
+               progress: Optional[Progress] = None,
+               names: Optional[Mapping[str, Union[str, Path]]] = None) -> Dict[str, Path]:
         """Write the known masks of every frame (see the module docstring for the layouts).
 
         Args:
             out_dir: folder (created); the outputs of ``formats`` must not exist in it yet.
             formats: any of ``'png'``, ``'coco_rle'``, ``'overlay_mp4'``.
             progress: called with (frames done, frames) while writing.
+            names: other paths for some formats than :data:`EXPORT_FORMATS`'s, relative to ``out_dir``
+                (or absolute), e.g. ``{'png': 'annotations'}``.
 
         Returns:
             {format: path written}.
@@ -434,7 +437,8 @@ class VideoSession:
         if not any(self.frame_masks.values()):
             raise VideoSessionError('no masks to export: add a prompt and propagate first')
         out_dir = Path(out_dir)
-        targets = {f: out_dir / EXPORT_FORMATS[f] for f in formats}
+        names = dict(EXPORT_FORMATS, **(names or {}))
+        targets = {f: out_dir / names[f] for f in formats}
         existing = [str(p) for p in targets.values() if p.exists() or p.is_symlink()]
         if existing:
             raise VideoSessionError(f'{", ".join(existing)} exists; export into a new folder')

@@ -77,7 +77,7 @@ class XMemTracker:
             if ids is None:
                 return {}
             self.session = XMemSession(self.network, self.inference_config)
-        image = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1).float() / 255
+        image = torch.from_numpy(np.array(frame, np.uint8)).permute(2, 0, 1).float() / 255
         image = (image - torch.tensor(IMAGENET_MEAN)[:, None, None]) / torch.tensor(IMAGENET_STD)[:, None, None]
         predicted = self.session.step(image, ids)
         return {obj: predicted == obj for obj in sorted(self.objects)}
