@@ -16,7 +16,8 @@ limit):
 * ``POST /api/objects/{id}/delete``, ``POST /api/reset``.
 * ``POST /api/propagate`` ``{"start", "reverse"}``, ``POST /api/inpaint`` ``{"obj_ids"}``,
   ``POST /api/export`` ``{"what": "masks"|"overlay"}``: jobs; ``GET /api/job`` their progress.
-* ``GET /api/files/{name}`` a file the jobs wrote (``masks.zip``, ``overlay.mp4``, ``result.mp4``).
+* ``GET /api/files/{name}`` a file the jobs wrote (``masks.zip``: ``masks/00000.png, ...`` and
+  ``masks_coco_rle.json``; ``overlay.mp4``; ``result.mp4``).
 """
 import functools
 import json
@@ -57,8 +58,10 @@ VIDEO_SUFFIXES = ('.mp4', '.mov', '.mkv', '.avi', '.webm', '.m4v', '.mpg', '.mpe
 JPEG_QUALITY = 90
 #: Opacity of a mask over its frame in the page and the overlay.
 MASK_ALPHA = 0.5
-#: The files jobs write into a session's outputs, by what the page asks for.
+#: The files jobs write into a session's outputs, by what the page asks for, and the VideoSession formats in them:
+#: ``masks.zip`` holds ``masks/00000.png, ...`` (palette PNGs, DAVIS layout) and ``masks_coco_rle.json``.
 EXPORTS = {'masks': 'masks.zip', 'overlay': 'overlay.mp4'}
+EXPORT_FORMATS = {'masks': ('png', 'coco_rle'), 'overlay': ('overlay_mp4',)}
 RESULT = 'result.mp4'
 #: Host names of this machine only; a server bound to one of them answers requests naming these only.
 LOOPBACK_HOSTS = ('127.0.0.1', 'localhost')
@@ -397,13 +400,11 @@ class App:
             folder = session.outputs / f'.part-{secrets.token_hex(4)}'
             try:
                 with session.lock:
-                    paths = video.export(str(folder), formats=('png',) if what == 'masks' else ('overlay_mp4',),
-                                         progress=progress)
-                written = Path(paths['png' if what == 'masks' else 'overlay_mp4'])
+                    paths = video.export(str(folder), formats=EXPORT_FORMATS[what], progress=progress)
                 if what == 'masks':
-                    _zip_folder(written, session.outputs / EXPORTS[what])
+                    _zip_folder(folder, session.outputs / EXPORTS[what])
                 else:
-                    os.replace(written, session.outputs / EXPORTS[what])
+                    os.replace(paths['overlay_mp4'], session.outputs / EXPORTS[what])
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
             progress(1, 1)

@@ -163,9 +163,9 @@ def test_click_propagate_remove_download(app_url, tmp_path):
 
     with zipfile.ZipFile(tmp_path / 'masks.zip') as archive:
         names = sorted(archive.namelist())
-        assert names == [f'{t:05d}.png' for t in range(NUM_FRAMES)], names
-        archive.extractall(tmp_path / 'masks')
-    masks = [read_palette_png(tmp_path / 'masks' / name)[0] for name in names]
+        assert names == [f'masks/{t:05d}.png' for t in range(NUM_FRAMES)] + ['masks_coco_rle.json'], names
+        archive.extractall(tmp_path)
+    masks = [read_palette_png(tmp_path / name)[0] for name in names[:-1]]
     x, y = CLICK
     assert all(m.shape == SIZE for m in masks)
     assert (masks[0][y - 3:y + 4, x - 3:x + 4] == 1).any(), 'object 1 at the clicked point'

@@ -5,6 +5,7 @@ alone here; tests/apis/web/test_app_browser.py drives the real session.
 """
 import asyncio
 import io
+import json
 import os
 import subprocess
 import sys
@@ -115,14 +116,15 @@ class FakeVideoSession:
         self._masks.clear()
 
     def export(self, out_dir, formats=('png',), progress=None):
-        out = Path(out_dir) / 'png'
+        out = Path(out_dir) / 'masks'
         out.mkdir(parents=True)
+        (Path(out_dir) / 'masks_coco_rle.json').write_text('{}')
         for index in range(self.num_frames):
             ids = np.zeros(self.size, np.uint8)
             for obj_id, mask in self._masks.get(index, {}).items():
                 ids[mask] = obj_id
             write_palette_png(out / f'{index:05d}.png', ids, davis_palette())
-        return {'png': str(out)}
+        return {'png': out, 'coco_rle': Path(out_dir) / 'masks_coco_rle.json'}
 
     def inpaint(self, obj_ids, out):
         writer = VideoWriter(Path(out), 'mp4', self.size, Fraction(self.fps or 10))
@@ -299,8 +301,8 @@ def test_export_and_remove_give_downloads(tmp_path, clip):
     assert response.status_code == 200 and 'attachment' in response.headers['content-disposition']
     with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
         names = sorted(archive.namelist())
-        assert names == [f'{t:05d}.png' for t in range(NUM_FRAMES)]
-        archive.extractall(tmp_path / 'masks')
+        assert names == [f'masks/{t:05d}.png' for t in range(NUM_FRAMES)] + ['masks_coco_rle.json']
+        archive.extractall(tmp_path)
     ids, _ = read_palette_png(tmp_path / 'masks' / '00003.png')
     assert ids[24, 18] == 2 and ids[2, 60] == 0
     assert client.get('/api/frame/0?view=result').status_code == 404, 'no result before removal'
@@ -457,7 +459,9 @@ def test_real_session_errors_and_correction(tmp_path, clip):
     client.post('/api/export', json=dict(what='masks'))
     assert wait_job(client, 120)['error'] is None
     with zipfile.ZipFile(io.BytesIO(client.get('/api/files/masks.zip').content)) as archive:
-        archive.extractall(tmp_path / 'masks')
+        archive.extractall(tmp_path)
+    coco = json.loads((tmp_path / 'masks_coco_rle.json').read_text())
+    assert len(coco['frames']) == NUM_FRAMES and coco['frames'][5]['objects'][0]['id'] == 1
     for t in range(NUM_FRAMES):
         ids, _ = read_palette_png(tmp_path / 'masks' / f'{t:05d}.png')
         assert ids[24, 18 + 4 * t] == 1, f'frame {t}: the square is object 1'

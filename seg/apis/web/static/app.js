@@ -281,7 +281,7 @@ $('export-masks').addEventListener('click', () => guarded(() => runJob(
     document.body.append(link);
     link.click();
     link.remove();
-    setStatus('masks exported: masks.zip');
+    setStatus('masks exported: masks.zip (palette PNGs in masks/, COCO RLE in masks_coco_rle.json)');
   })));
 $('export-overlay').addEventListener('click', () => guarded(() => runJob(
   () => post('/api/export', { what: 'overlay' }),
