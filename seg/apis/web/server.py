@@ -195,6 +195,7 @@ class App:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         # Session ids live in memory only, so the folders of an earlier run can no longer be reached.
         shutil.rmtree(self.work_dir / 'sessions', ignore_errors=True)
+        self.max_upload_mb = max_upload_mb
         self.max_upload_bytes = int(max_upload_mb * 2**20)
         self.video_dirs = [Path(d) for d in video_dirs]
         self.session_factory = session_factory or video_session_factory()
@@ -244,7 +245,7 @@ class App:
         session = self.session(request)
         session.check_idle()
         limit = self.max_upload_bytes
-        too_large = f'the upload is larger than the limit of {limit / 2**20:g} MiB; cut the video shorter or ' \
+        too_large = f'the upload is larger than the limit of {self.max_upload_mb:g} MiB; cut the video shorter or ' \
                     'start the app with a larger --max-upload-mb'
         length = request.headers.get('content-length')
         if length is not None and length.isdigit() and int(length) > limit:
@@ -278,7 +279,7 @@ class App:
     def state_of(self, session: AppSession) -> Dict[str, Any]:
         video = session.video
         state: Dict[str, Any] = dict(video=None, job=session.job.to_json() if session.job else None,
-                                     max_upload_mb=self.max_upload_bytes / 2**20, can_open_paths=bool(self.video_dirs),
+                                     max_upload_mb=self.max_upload_mb, can_open_paths=bool(self.video_dirs),
                                      files=sorted(p.name for p in session.outputs.glob('*') if p.is_file()
                                                   and not p.name.startswith('.')) if session.outputs.is_dir() else [])
         if video is not None:
