@@ -147,10 +147,12 @@ async function upload(file) {
   await opened(await api(`/api/upload?name=${encodeURIComponent(file.name)}`, { method: 'POST', body: file }));
 }
 
+// Frame pixel under the mouse, kept inside the frame (a drag may end outside the canvas).
 function framePoint(event) {
   const rect = canvas.getBoundingClientRect();
-  return [(event.clientX - rect.left) * canvas.width / rect.width,
-          (event.clientY - rect.top) * canvas.height / rect.height];
+  const clamp = (value, size) => Math.min(Math.max(value, 0), size - 1);
+  return [clamp((event.clientX - rect.left) * canvas.width / rect.width, canvas.width),
+          clamp((event.clientY - rect.top) * canvas.height / rect.height, canvas.height)];
 }
 
 const mode = () => document.querySelector('input[name="mode"]:checked').value;
@@ -173,13 +175,13 @@ canvas.addEventListener('mousedown', (event) => {
   ui.drag = { x0: x, y0: y, x1: x, y1: y, shift: event.shiftKey };
 });
 
-canvas.addEventListener('mousemove', (event) => {
+window.addEventListener('mousemove', (event) => {
   if (!ui.drag || mode() !== 'box') return;
   [ui.drag.x1, ui.drag.y1] = framePoint(event);
   draw();
 });
 
-canvas.addEventListener('mouseup', (event) => {
+window.addEventListener('mouseup', (event) => {
   if (!ui.drag) return;
   const drag = ui.drag;
   ui.drag = null;
@@ -235,7 +237,7 @@ $('slider').addEventListener('input', () => goTo(parseInt($('slider').value, 10)
 $('prev').addEventListener('click', () => goTo(ui.frame - 1));
 $('next').addEventListener('click', () => goTo(ui.frame + 1));
 document.addEventListener('keydown', (event) => {
-  if (event.target.tagName === 'INPUT' && event.target.type === 'text') return;
+  if (event.target.tagName === 'INPUT') return;  // text fields type, the slider steps itself
   if (event.key === 'ArrowLeft') goTo(ui.frame - 1);
   if (event.key === 'ArrowRight') goTo(ui.frame + 1);
 });
