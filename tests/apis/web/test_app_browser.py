@@ -6,6 +6,7 @@ driver, against the real ``VideoSession`` with the no-weights backends, on 12 fr
 of each step are saved to ``work_dirs/app_screenshots/`` (and pytest's tmp dir): the clicked mask, the
 propagated overlay, the result.
 """
+import os
 import shutil
 import socket
 import subprocess
@@ -35,7 +36,10 @@ BOX = (48, 4, 160, 152)  # around the bunny on frame 0, frame px
 NUM_FRAMES = 12
 CORRECTED, CORRECTION_BOX = 6, (44, 2, 172, 160)  # a box drawn again on frame 6
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(),
+#: .ci/run sets this after installing chromium: there a missing browser fails the test instead of skipping it.
+REQUIRE_BROWSER = os.environ.get('FASTSAM2_REQUIRE_BROWSER') == '1'
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.is_file() and not REQUIRE_BROWSER,
                                 reason='needs Debian\'s chromium at /usr/bin/chromium (apt-get install chromium)')
 
 
