@@ -15,6 +15,15 @@ KNOWN_THRESHOLD = 0.999
 
 #: Phase-correlation peaks below this response are not trusted as the global motion.
 PHASE_CORRELATION_MIN_RESPONSE = 0.2
+#: Global motion (:meth:`FlowPropagationInpainter._global_motion`): most corners tracked, their least
+#: spacing (px), the largest forward-backward tracking error (px) and RANSAC reprojection error (px)
+#: a match may have, and the fewest inlier matches a homography needs.
+GLOBAL_MOTION_CORNERS, GLOBAL_MOTION_CORNER_SPACING = 400, 8
+GLOBAL_MOTION_BACK_ERROR, GLOBAL_MOTION_RANSAC = 1.0, 2.0
+GLOBAL_MOTION_MIN_MATCHES = 12
+#: Residual flow (after the global motion) longer than this fraction of the frame diagonal is not used to
+#: complete holes: DIS's coarse levels see a hole's smooth fill as a large moving object.
+RESIDUAL_TRUST = 0.02
 #: :func:`smooth_fill` works in a box reaching this many times the holes' extent (plus the minimum, px) beyond them.
 SMOOTH_FILL_CONTEXT = 0.5
 SMOOTH_FILL_MIN_CONTEXT = 16
@@ -162,6 +171,10 @@ class FlowPropagationInpainter(nn.Module):
         self.use_reference_frames = bool(use_reference_frames)
         self.telea_radius = int(telea_radius)
         self.global_motion_prior = bool(global_motion_prior)
+        #: Hole pixels of local frames filled so far, by source: ``local`` (the flow chain through the
+        #: local frames), ``reference`` (a reference frame) and ``telea`` (``cv2.inpaint``); windows
+        #: overlap, so a frame is counted once per window that completes it. Zero them to start afresh.
+        self.fill_counts = dict(local=0, reference=0, telea=0)
 
     def inpaint_window(self, frames: Tensor, masks: Tensor, num_local_frames: int) -> Tensor:
         """Complete the local frames of one window.
@@ -229,15 +242,18 @@ class FlowPropagationInpainter(nn.Module):
             total = weight_f + weight_b
             colour = (colour_f * weight_f + colour_b * weight_b) / np.maximum(total, 1e-12)
             found = total[:, 0] > 0
+            self.fill_counts['local'] += int(found.sum())
             if to_ref and not found.all():
                 path = ahead[:centre - t] if t < centre else behind[:t - centre]
                 ref_colour, ref_found = self._from_references(xy[~found], path, to_ref, known, colours)
                 rest = np.flatnonzero(~found)
                 colour[rest[ref_found]] = ref_colour[ref_found]
                 found[rest[ref_found]] = True
+                self.fill_counts['reference'] += int(ref_found.sum())
             result = out[t]
             result[ys[found], xs[found]] = np.clip(np.round(colour[found]), 0, 255).astype(np.uint8)
             if not found.all():
+                self.fill_counts['telea'] += int((~found).sum())
                 unseen = np.zeros(holes[t].shape, np.uint8)
                 unseen[ys[~found], xs[~found]] = 1
                 out[t] = cv2.inpaint(result, unseen, self.telea_radius, cv2.INPAINT_TELEA)
@@ -261,37 +277,89 @@ class FlowPropagationInpainter(nn.Module):
 
     def _flow(self, dis: cv2.DISOpticalFlow, source: np.ndarray, target: np.ndarray, source_region: np.ndarray,
               target_region: np.ndarray) -> np.ndarray:
-        """(H, W, 2) float32 DIS flow source→target in px, completed where it is unreliable.
+        """(H, W, 2) float32 flow source→target in px, completed where it is unreliable.
 
-        With ``global_motion_prior``, the target is first shifted back by the global
-        translation phase correlation finds (when its peak response is at least
-        ``PHASE_CORRELATION_MIN_RESPONSE``), DIS measures the rest, and the shift is
-        added back: camera pans larger than DIS's search range (distant references)
-        still match. Unreliable: pixels in ``source_region`` (the source's grown
-        hole), and pixels the flow carries into ``target_region`` (the target's
-        grown hole), found with the flow completed for the first set.
+        The flow is a global homography ``H`` (:meth:`_global_motion`; the identity
+        without ``global_motion_prior`` or when too few corners match) plus a
+        residual: DIS between the source and the target warped back by ``H``, so DIS
+        only sees what the camera motion leaves (parallax, moving things) and large
+        pans or distant references still match. A source pixel ``p`` with residual
+        ``r`` lands at ``H(p + r)``. Unreliable: pixels in ``source_region`` (the
+        source's grown hole) and pixels the flow carries into ``target_region`` (the
+        target's grown hole), found with the flow completed for the first set. There
+        only the *residual* is replaced by its masked smoothing (:func:`smooth_fill`)
+        from the region's border, so the hole moves with the camera (perspective
+        included) plus the smoothly continued parallax of its surroundings.
         """
         h, w = source.shape
-        shift = (0.0, 0.0)
-        if self.global_motion_prior and min(h, w) > 1:
-            window = cv2.createHanningWindow((w, h), cv2.CV_32F)
-            found, response = cv2.phaseCorrelate(source.astype(np.float32), target.astype(np.float32), window)
-            if response >= PHASE_CORRELATION_MIN_RESPONSE:
-                shift = found
-                back = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
-                target = cv2.warpAffine(target, back, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                        borderMode=cv2.BORDER_REPLICATE)
-        raw = dis.calc(source, target, None) + np.float32(shift)
+        homography = self._global_motion(source, target, source_region, target_region)
+        warped = cv2.warpPerspective(target, homography, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                     borderMode=cv2.BORDER_REPLICATE)
+        residual = dis.calc(source, warped, None)
+        grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
+
+        def through(res: np.ndarray) -> np.ndarray:
+            """Flow of the residual ``res`` (H, W, 2) composed with the homography."""
+            return cv2.perspectiveTransform((grid + res).reshape(1, -1, 2), homography).reshape(h, w, 2) - grid
+
         if not source_region.any() and not target_region.any():
-            return raw
-        flow = raw if not source_region.any() else smooth_fill(raw, ~source_region)
-        xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        landing = cv2.remap(target_region.astype(np.uint8), xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_NEAREST,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
-        unreliable = source_region | landing
-        if unreliable.all():
-            return np.zeros_like(raw)
-        return smooth_fill(raw, ~unreliable)
+            return through(residual)
+        trusted = np.linalg.norm(residual, axis=2) <= RESIDUAL_TRUST * np.hypot(h, w)
+        if not (trusted & ~source_region).any():
+            return through(np.zeros_like(residual))
+        flow = through(smooth_fill(residual, trusted & ~source_region))
+        landing = cv2.remap(target_region.astype(np.uint8), grid[..., 0] + flow[..., 0], grid[..., 1] + flow[..., 1],
+                            cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+        reliable = trusted & ~(source_region | landing)
+        if not reliable.any():
+            return through(np.zeros_like(residual))
+        return through(smooth_fill(residual, reliable))
+
+    def _global_motion(self, source: np.ndarray, target: np.ndarray, source_region: np.ndarray,
+                       target_region: np.ndarray) -> np.ndarray:
+        """3x3 float64 homography mapping source px to target px, fitted outside the holes; identity if none fits.
+
+        Corners of the source outside ``source_region`` are tracked into the target
+        by pyramidal Lucas-Kanade, started at the global translation phase
+        correlation finds (when its peak response is at least
+        ``PHASE_CORRELATION_MIN_RESPONSE``) so pans beyond LK's reach still match;
+        a track is kept when tracking it back returns within
+        ``GLOBAL_MOTION_BACK_ERROR`` px and it ends outside ``target_region``.
+        RANSAC then fits the homography (``GLOBAL_MOTION_RANSAC`` px). With fewer
+        than ``GLOBAL_MOTION_MIN_MATCHES`` inliers, the phase-correlation
+        translation (or the identity) is returned.
+        """
+        identity = np.eye(3)
+        h, w = source.shape
+        if not self.global_motion_prior or min(h, w) < 16:
+            return identity
+        window = cv2.createHanningWindow((w, h), cv2.CV_32F)
+        shift, response = cv2.phaseCorrelate(source.astype(np.float32), target.astype(np.float32), window)
+        translation = identity.copy()
+        if response >= PHASE_CORRELATION_MIN_RESPONSE:
+            translation[:2, 2] = shift
+        corners = cv2.goodFeaturesToTrack(source, GLOBAL_MOTION_CORNERS, 0.01, GLOBAL_MOTION_CORNER_SPACING,
+                                          mask=(~source_region).astype(np.uint8) * 255)
+        if corners is None or len(corners) < GLOBAL_MOTION_MIN_MATCHES:
+            return translation
+        corners = corners.astype(np.float32)
+        guess = corners + np.float32(translation[:2, 2])
+        lk = dict(winSize=(21, 21), maxLevel=3, flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+                  criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 0.01))
+        moved, found, _ = cv2.calcOpticalFlowPyrLK(source, target, corners, guess.copy(), **lk)
+        back, found_back, _ = cv2.calcOpticalFlowPyrLK(target, source, moved, corners.copy(), **lk)
+        x, y = moved[:, 0, 0], moved[:, 0, 1]
+        inside = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
+        good = (found[:, 0] == 1) & (found_back[:, 0] == 1) & inside
+        good &= np.linalg.norm(back - corners, axis=2)[:, 0] < GLOBAL_MOTION_BACK_ERROR
+        good[good] &= ~target_region[np.round(y[good]).astype(np.intp), np.round(x[good]).astype(np.intp)]
+        if good.sum() < GLOBAL_MOTION_MIN_MATCHES:
+            return translation
+        affine, inliers = cv2.estimateAffinePartial2D(corners[good], moved[good], method=cv2.RANSAC,
+                                                      ransacReprojThreshold=GLOBAL_MOTION_RANSAC)
+        if affine is None or inliers.sum() < GLOBAL_MOTION_MIN_MATCHES:
+            return translation
+        return np.vstack([affine, [0, 0, 1]])
 
     def _step(self, xy: Positions, flow: np.ndarray, check: np.ndarray) -> Tuple[Positions, np.ndarray, np.ndarray]:
         """Move ``xy`` (N, 2) along ``flow``; ``check`` is the flow back.
