@@ -21,6 +21,8 @@ PHASE_CORRELATION_MIN_RESPONSE = 0.2
 GLOBAL_MOTION_CORNERS, GLOBAL_MOTION_CORNER_SPACING = 400, 8
 GLOBAL_MOTION_BACK_ERROR, GLOBAL_MOTION_RANSAC = 1.0, 2.0
 GLOBAL_MOTION_MIN_MATCHES = 12
+#: Holes are grown by at least this times the square root of their area (px) before their flow is completed.
+FLOW_MASK_MARGIN_SCALE = 0.15
 #: Residual flow (after the global motion) longer than this fraction of the frame diagonal is not used to
 #: complete holes: DIS's coarse levels see a hole's smooth fill as a large moving object.
 RESIDUAL_TRUST = 0.02
@@ -93,6 +95,12 @@ def smooth_fill(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     out = out.copy() if out is values else out
     out[top:bottom, left:right] = estimate
     return out
+
+
+def _compose(grid: np.ndarray, residual: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """(H, W, 2) float32 flow taking pixel ``p`` of ``grid`` (H, W, 2) to ``matrix``(p + ``residual``(p)), 3x3 matrix."""
+    h, w = grid.shape[:2]
+    return cv2.perspectiveTransform((grid + residual).reshape(1, -1, 2), matrix).reshape(h, w, 2) - grid
 
 
 @MODELS.register_module()
@@ -220,10 +228,9 @@ class FlowPropagationInpainter(nn.Module):
         used = list(range(n)) + refs
         grey = {i: self._coarse_grey(frames[i], holes[i]) for i in used}
         grown = {i: self._grow(holes[i]) for i in used}
-        forward = [self._flow(dis, grey[i], grey[i + 1], grown[i], grown[i + 1]) for i in range(n - 1)]
-        backward = [self._flow(dis, grey[i + 1], grey[i], grown[i + 1], grown[i]) for i in range(n - 1)]
-        to_ref = {r: (self._flow(dis, grey[centre], grey[r], grown[centre], grown[r]),
-                      self._flow(dis, grey[r], grey[centre], grown[r], grown[centre])) for r in refs}
+        pairs = [self._flow_pair(dis, grey[i], grey[i + 1], grown[i], grown[i + 1]) for i in range(n - 1)]
+        forward, backward = [pair[0] for pair in pairs], [pair[1] for pair in pairs]
+        to_ref = {r: self._flow_pair(dis, grey[centre], grey[r], grown[centre], grown[r]) for r in refs}
         known = {i: (~holes[i]).astype(np.float32) for i in used}
         colours = {i: frames[i].astype(np.float32) for i in used}
 
@@ -268,52 +275,68 @@ class FlowPropagationInpainter(nn.Module):
         return np.clip(np.round(smooth_fill(grey, ~hole)[..., 0]), 0, 255).astype(np.uint8)
 
     def _grow(self, hole: np.ndarray) -> np.ndarray:
-        """``hole`` (H, W) bool dilated by ``flow_mask_margin`` px."""
-        if self.flow_mask_margin <= 0 or not hole.any():
+        """``hole`` (H, W) bool dilated by ``flow_mask_margin`` px, or by ``FLOW_MASK_MARGIN_SCALE`` times the
+        square root of its area if more (DIS's coarse levels see a large hole's fill further away)."""
+        if not hole.any():
             return hole
-        size = 2 * self.flow_mask_margin + 1
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+        margin = max(self.flow_mask_margin, int(round(FLOW_MASK_MARGIN_SCALE * np.sqrt(hole.sum()))))
+        if margin <= 0:
+            return hole
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
         return cv2.dilate(hole.astype(np.uint8), kernel).astype(bool)
 
-    def _flow(self, dis: cv2.DISOpticalFlow, source: np.ndarray, target: np.ndarray, source_region: np.ndarray,
-              target_region: np.ndarray) -> np.ndarray:
-        """(H, W, 2) float32 flow source→target in px, completed where it is unreliable.
+    def _flow_pair(self, dis: cv2.DISOpticalFlow, first: np.ndarray, second: np.ndarray, first_region: np.ndarray,
+                   second_region: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """(H, W, 2) float32 flows first→second and second→first in px, each completed where it is unreliable.
 
-        The flow is a global homography ``H`` (:meth:`_global_motion`; the identity
-        without ``global_motion_prior`` or when too few corners match) plus a
-        residual: DIS between the source and the target warped back by ``H``, so DIS
-        only sees what the camera motion leaves (parallax, moving things) and large
-        pans or distant references still match. A source pixel ``p`` with residual
-        ``r`` lands at ``H(p + r)``. Unreliable: pixels in ``source_region`` (the
-        source's grown hole) and pixels the flow carries into ``target_region`` (the
-        target's grown hole), found with the flow completed for the first set. There
-        only the *residual* is replaced by its masked smoothing (:func:`smooth_fill`)
-        from the region's border, so the hole moves with the camera (perspective
-        included) plus the smoothly continued parallax of its surroundings.
+        A flow is a global motion ``A`` (:meth:`_global_motion`, fitted first→second;
+        its inverse the other way, so the two agree exactly) plus a residual: DIS
+        between the source and the target warped back by ``A``, so DIS only sees what
+        the camera motion leaves (parallax, moving things) and large pans or distant
+        references still match. A source pixel ``p`` with residual ``r`` lands at
+        ``A(p + r)``. The residual is unreliable in the source's grown hole
+        (``*_region``), where the flow lands in the target's grown hole, where it is
+        longer than ``RESIDUAL_TRUST`` of the frame diagonal, and where the two raw
+        flows fail the forward/backward check; there it is replaced by its masked
+        smoothing (:func:`smooth_fill`) from the reliable pixels around, so a hole
+        moves with the camera (zoom and rotation included) plus the smoothly
+        continued parallax of its surroundings.
         """
-        h, w = source.shape
-        homography = self._global_motion(source, target, source_region, target_region)
-        warped = cv2.warpPerspective(target, homography, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                     borderMode=cv2.BORDER_REPLICATE)
-        residual = dis.calc(source, warped, None)
+        h, w = first.shape
+        motion = self._global_motion(first, second, first_region, second_region)
         grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
+        sides = [(first, second, first_region, second_region, motion),
+                 (second, first, second_region, first_region, np.linalg.inv(motion))]
+        residuals, raws = [], []
+        for source, target, _, _, matrix in sides:
+            warped = cv2.warpPerspective(target, matrix, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                         borderMode=cv2.BORDER_REPLICATE)
+            residuals.append(dis.calc(source, warped, None))
+            raws.append(_compose(grid, residuals[-1], matrix))
+        flows = []
+        for k, (_, _, source_region, target_region, matrix) in enumerate(sides):
+            raw, back, residual = raws[k], raws[1 - k], residuals[k]
+            reliable = np.linalg.norm(residual, axis=2) <= RESIDUAL_TRUST * np.hypot(h, w)
+            reliable &= self._consistent(grid, raw, back) & ~source_region
+            if not reliable.any():
+                flows.append(_compose(grid, np.zeros_like(residual), matrix))
+                continue
+            flow = _compose(grid, smooth_fill(residual, reliable), matrix)
+            if target_region.any():
+                reliable &= ~cv2.remap(target_region.astype(np.uint8), grid[..., 0] + flow[..., 0],
+                                       grid[..., 1] + flow[..., 1], cv2.INTER_NEAREST,
+                                       borderMode=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+                flow = _compose(grid, smooth_fill(residual, reliable) if reliable.any() else np.zeros_like(residual),
+                                matrix)
+            flows.append(flow)
+        return flows[0], flows[1]
 
-        def through(res: np.ndarray) -> np.ndarray:
-            """Flow of the residual ``res`` (H, W, 2) composed with the homography."""
-            return cv2.perspectiveTransform((grid + res).reshape(1, -1, 2), homography).reshape(h, w, 2) - grid
-
-        if not source_region.any() and not target_region.any():
-            return through(residual)
-        trusted = np.linalg.norm(residual, axis=2) <= RESIDUAL_TRUST * np.hypot(h, w)
-        if not (trusted & ~source_region).any():
-            return through(np.zeros_like(residual))
-        flow = through(smooth_fill(residual, trusted & ~source_region))
-        landing = cv2.remap(target_region.astype(np.uint8), grid[..., 0] + flow[..., 0], grid[..., 1] + flow[..., 1],
-                            cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
-        reliable = trusted & ~(source_region | landing)
-        if not reliable.any():
-            return through(np.zeros_like(residual))
-        return through(smooth_fill(residual, reliable))
+    def _consistent(self, grid: np.ndarray, flow: np.ndarray, back: np.ndarray) -> np.ndarray:
+        """(H, W) bool: where ``flow`` (H, W, 2) passes the forward/backward check against ``back``."""
+        b = cv2.remap(back, grid[..., 0] + flow[..., 0], grid[..., 1] + flow[..., 1], cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE)
+        error = ((flow + b)**2).sum(2)
+        return error < self.consistency_rel * ((flow**2).sum(2) + (b**2).sum(2)) + self.consistency_abs
 
     def _global_motion(self, source: np.ndarray, target: np.ndarray, source_region: np.ndarray,
                        target_region: np.ndarray) -> np.ndarray:
