@@ -111,23 +111,26 @@ class FlowPropagationInpainter(nn.Module):
     (consecutive local frames, then reference frames):
 
     1. **Flow estimation.** Each frame is turned grey and its holes are filled
-       coarsely by masked smoothing (:func:`smooth_fill`); OpenCV DIS then gives
-       the forward (i→i+1) and backward (i+1→i) flow between neighbouring local
-       frames, and both flows between the middle local frame and each reference
-       frame (after removing the global translation found by phase correlation,
-       so that pans beyond DIS's search range still match). DIS has no mask
-       input: on raw frames it would match the black (or object) pixels of a
-       moving hole and report the object's motion. The coarse fill removes that
-       signal, but DIS's patches still see it, so the flow is then *completed*
-       wherever it is unreliable: in the source frame's hole grown by
-       ``flow_mask_margin`` px, and where the flow lands in the target frame's
-       grown hole. There it is replaced by the masked smoothing of the
-       surrounding flow, i.e. the background motion continued smoothly into the
-       hole, as flow-guided methods (FGVC, ProPainter) complete flow before
-       propagating. Masked smoothing rather than ``cv2.inpaint`` for both: a
-       fill without texture gives DIS nothing false to match, and OpenCV's Telea
-       on float input (needed for flow) returned values off by up to half their
-       size on a constant field, which the consistency check then rejects.
+       coarsely by masked smoothing (:func:`smooth_fill`). For each pair (i, i+1)
+       of neighbouring local frames, and (middle local frame, reference), both
+       flows are estimated (:meth:`_flow_pair`): a global similarity motion
+       (Lucas-Kanade corner tracks outside the holes, RANSAC; the camera's pan,
+       zoom and roll) plus a residual OpenCV DIS flow between the source and the
+       target warped back by it, so distant references and fast pans still match.
+       DIS has no mask input: on raw frames it would match the black (or object)
+       pixels of a moving hole and report the object's motion; the coarse fill
+       removes that signal, but DIS's coarse levels still see a large fill as a
+       moving blob. So the *residual* is completed wherever it is unreliable:
+       in the source's hole grown by ``flow_mask_margin`` px (or 0.15 times the
+       square root of the hole's area, if more), where the flow lands in the
+       target's grown hole, where it is implausibly long, and where the two raw
+       flows fail the forward/backward check. There it is replaced by the masked
+       smoothing of the surrounding residual: the hole moves with the camera
+       plus the smoothly continued parallax of its border, as flow-guided
+       methods (FGVC, ProPainter) complete flow before propagating. Masked
+       smoothing rather than ``cv2.inpaint``: a fill without texture gives DIS
+       nothing false to match, and OpenCV's Telea on float input returned values
+       off by up to half their size on a constant field.
     2. **Propagation.** Every hole pixel of a local frame follows the flow chain
        forward (t→t+1→…) and backward (t→t-1→…) through the local frames; the
        position is composed step by step and the colour sampled once, bilinearly,
@@ -148,14 +151,15 @@ class FlowPropagationInpainter(nn.Module):
 
     Args:
         flow_preset: DIS preset, one of ``DIS_PRESETS``.
-        flow_mask_margin: px by which holes are grown before their flow is completed
+        flow_mask_margin: least px by which holes are grown before their flow is completed
             (DIS patches that overlap a hole see its fill, not the background).
         consistency_rel: relative term of the forward/backward check.
         consistency_abs: absolute term of the check, px^2.
         use_reference_frames: whether step 4 runs (it costs two DIS flows per reference).
         telea_radius: px neighbourhood of ``cv2.inpaint`` in step 5.
-        global_motion_prior: remove the global translation (phase correlation) before
-            DIS, so that large camera pans are matched.
+        global_motion_prior: remove the global similarity motion (corner tracks started at
+            the phase-correlation translation) before DIS, so that large camera motion is
+            matched and continued into holes; False: DIS alone.
     """
 
     #: Any frame size works; ``seg.apis.inpaint`` reads this to decide on resizing.
