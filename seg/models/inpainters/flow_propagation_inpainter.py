@@ -115,7 +115,7 @@ def _lands_in(grid: np.ndarray, flow: np.ndarray, region: np.ndarray) -> np.ndar
 
 
 def _compose(grid: np.ndarray, residual: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """(H, W, 2) float32 flow taking pixel ``p`` of ``grid`` (H, W, 2) to ``matrix``(p + ``residual``(p)), 3x3 matrix."""
+    """(H, W, 2) float32 flow taking pixel p of ``grid`` (H, W, 2) to ``matrix`` (3x3) applied to p + residual(p)."""
     h, w = grid.shape[:2]
     return cv2.perspectiveTransform((grid + residual).reshape(1, -1, 2), matrix).reshape(h, w, 2) - grid
 
