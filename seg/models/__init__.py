@@ -1,6 +1,6 @@
 """FastSAM2 models; importing registers them in ``seg.registry.MODELS``.
 
-One folder per model family (``fastsam2/``, ``rapsam/``, ``xmem/``, ``tmo/``, ``e2fgvi/``,
+One folder per model family (``fastsam2/``, ``rapsam/``, ``xmem/``, ``tmo/``, ``e2fgvi/``, ``propainter/``,
 ``flow/``) for what that family owns; role folders (``layers/``, ``losses/``,
 ``inpainters/``, ``data_preprocessors/``, ``wrappers/``, ``utils/``) only for
 parts two or more families share.  ``ext/`` stands alone: its components are
@@ -8,6 +8,7 @@ registered here.
 """
 from ext.sam import PromptEncoder
 from seg.registry import MODELS
-from . import data_preprocessors, e2fgvi, fastsam2, flow, inpainters, layers, losses, rapsam, tmo, wrappers, xmem  # noqa: F401
+from . import (data_preprocessors, e2fgvi, fastsam2, flow, inpainters, layers, losses, propainter, rapsam, tmo,  # noqa: F401
+               wrappers, xmem)
 
 MODELS.register_module(module=PromptEncoder)
