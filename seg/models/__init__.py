@@ -8,7 +8,7 @@ registered here.
 """
 from ext.sam import PromptEncoder
 from seg.registry import MODELS
-from . import (data_preprocessors, e2fgvi, fastsam2, flow, inpainters, layers, losses, propainter, rapsam, tmo,  # noqa: F401
-               wrappers, xmem)
+from . import (data_preprocessors, e2fgvi, fastsam2, flow, inpainters, layers, losses, propainter, rapsam,  # noqa: F401
+               tmo, wrappers, xmem)
 
 MODELS.register_module(module=PromptEncoder)

@@ -3,9 +3,7 @@ from .e2fgvi_generator import E2FGVIGenerator
 from .e2fgvi_hq_generator import E2FGVIHQGenerator
 from .e2fgvi_inpainter import E2FGVIInpainter
 from .second_order_deform_propagation import SecondOrderDeformPropagation
-from .soft_comp import SoftComp
-from .soft_split import SoftSplit
 from .temporal_focal_transformer_block import TemporalFocalTransformerBlock
 
-__all__ = ['E2FGVIGenerator', 'E2FGVIHQGenerator', 'E2FGVIInpainter', 'SecondOrderDeformPropagation', 'SoftComp',
-           'SoftSplit', 'TemporalFocalTransformerBlock']
+__all__ = ['E2FGVIGenerator', 'E2FGVIHQGenerator', 'E2FGVIInpainter', 'SecondOrderDeformPropagation',
+           'TemporalFocalTransformerBlock']

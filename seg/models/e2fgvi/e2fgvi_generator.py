@@ -17,8 +17,8 @@ from torch import Tensor
 from seg.models.flow.spynet import SPyNet
 from seg.models.e2fgvi.second_order_deform_propagation import SecondOrderDeformPropagation
 from seg.models.layers.second_order_deformable_alignment import SecondOrderDeformableAlignment
-from seg.models.e2fgvi.soft_comp import SoftComp
-from seg.models.e2fgvi.soft_split import SoftSplit
+from seg.models.layers.soft_comp import SoftComp
+from seg.models.layers.soft_split import SoftSplit
 from seg.models.e2fgvi.temporal_focal_transformer_block import TemporalFocalTransformerBlock
 from seg.registry import MODELS
 

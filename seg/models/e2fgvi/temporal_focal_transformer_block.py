@@ -1,6 +1,6 @@
 """Temporal focal transformer block of E2FGVI: window attention over space-time tokens plus a fusion FFN.
 
-Tokens come from :class:`~seg.models.e2fgvi.soft_split.SoftSplit`
+Tokens come from :class:`~seg.models.layers.soft_split.SoftSplit`
 as a (B, T, h, w, C) grid. Each block attends, for every (window_size) window
 and all T frames at once, to (1) the window's own tokens, (2) the tokens of the
 surrounding expanded window gathered by rolling the map by half a window, and
@@ -21,7 +21,7 @@ from torch import Tensor
 
 from seg.registry import MODELS
 
-from .soft_split import token_grid_size
+from seg.models.layers.soft_split import token_grid_size
 
 IntPair = Tuple[int, int]
 # Width of the fusion feed-forward layer (40 channels per 7x7 patch position).

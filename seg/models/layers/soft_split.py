@@ -1,4 +1,4 @@
-"""Soft split (overlapping patches -> tokens) of FuseFormer/E2FGVI; :class:`SoftComp` is its inverse."""
+"""Soft split (overlapping patches -> tokens) of FuseFormer, E2FGVI and ProPainter; :class:`SoftComp` is its inverse."""
 import math
 from typing import Tuple
 

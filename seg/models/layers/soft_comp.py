@@ -1,4 +1,4 @@
-"""Soft composition (tokens -> feature map) of FuseFormer/E2FGVI."""
+"""Soft composition (tokens -> feature map) of FuseFormer, E2FGVI and ProPainter."""
 import math
 from typing import Optional
 
@@ -19,7 +19,7 @@ class SoftComp(nn.Module):
 
     * E2FGVI: a learned bias map of the fixed size ``bias_size`` is added after
       the fold (``bias``); only that feature size is accepted.
-    * E2FGVI-HQ (``bias_size=None``): the folded map goes through a 3x3 conv
+    * E2FGVI-HQ and ProPainter (``bias_size=None``): the folded map goes through a 3x3 conv
       (``bias_conv``); any feature size.
 
     Args:
