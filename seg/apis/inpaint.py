@@ -509,6 +509,8 @@ def inpaint_video(frames_source: Union[str, Path],
         inpainter = FlowPropagationInpainter()
     _check_options(neighbor_stride, num_ref, ref_stride, ref_radius, resize, mask_dilation, max_side, fps)
     torch_device = torch.device(device)
+    if fp16 and bf16:
+        raise InpaintInputError('fp16 and bf16 exclude each other; choose one (or neither for float32)')
     if fp16 and torch_device.type != 'cuda':
         raise InpaintInputError(f'fp16 needs a CUDA device, got device {device!r}; drop fp16 to run in float32')
     if torch_device.type == 'cuda' and not torch.cuda.is_available():
@@ -588,8 +590,6 @@ def _check_options(neighbor_stride: int, num_ref: int, ref_stride: int, ref_radi
 
 def _autocast_dtype(fp16: bool, bf16: bool, device: torch.device) -> Optional[torch.dtype]:
     """The autocast dtype of the inpainter (None: float32), refusing what ``device`` cannot run."""
-    if fp16 and bf16:
-        raise InpaintInputError('fp16 and bf16 exclude each other; choose one (or neither for float32)')
     if not bf16:
         return torch.float16 if fp16 else None
     usable = torch.cuda.is_bf16_supported() if device.type == 'cuda' else device.type == 'cpu'

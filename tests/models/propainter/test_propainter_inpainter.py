@@ -60,10 +60,14 @@ def test_single_local_frame_and_tiny_frames(inpainter):
 
 
 def test_flows_of_frames_shared_with_the_last_window_are_reused_with_the_same_result(inpainter):
-    frames, masks = window(16, seed=1)
+    frames, masks = window(16, seed=1, height=48, width=80)
     first, second = list(range(0, 11)), list(range(5, 16))
     pairs = []
-    hook = inpainter.flow_estimator.register_forward_pre_hook(lambda m, args: pairs.append(args[0].shape[1] - 1) and None)
+
+    def count_pairs(module, args):
+        pairs.append(args[0].shape[1] - 1)
+
+    hook = inpainter.flow_estimator.register_forward_pre_hook(count_pairs)
     try:
         inpainter._flow_cache = None
         inpainter.inpaint_window(frames[first], masks[first], 11)
@@ -74,6 +78,16 @@ def test_flows_of_frames_shared_with_the_last_window_are_reused_with_the_same_re
         hook.remove()
     assert pairs == [10, 5, 10]  # the second window computes only its 5 new pairs
     torch.testing.assert_close(streamed, fresh, rtol=0, atol=1e-6)
+
+
+def test_bfloat16_autocast_runs_and_stays_close_to_float32(inpainter):
+    frames, masks = window(4, seed=2, height=40, width=64)
+    inpainter._flow_cache = None
+    reference = inpainter.inpaint_window(frames, masks, 3)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        reduced = inpainter.inpaint_window(frames, masks, 3)
+    assert reduced.dtype == torch.float32 and reduced.shape == reference.shape
+    torch.testing.assert_close(reduced, reference, rtol=0, atol=0.1)
 
 
 def test_bad_window_is_refused(inpainter):
