@@ -50,7 +50,7 @@ class BidirectionalRAFT(nn.Module):
 
     @staticmethod
     def processing_size(height: int, width: int) -> Tuple[int, int, int, int]:
-        """``(resized_h, resized_w, padded_h, padded_w)``: the size a (height, width) clip is resized to, then padded to."""
+        """Where a (height, width) clip runs: ``(resized_h, resized_w, padded_h, padded_w)``."""
         shorter = min(height, width)
         if shorter < MIN_SIDE:
             height, width = -(-height * MIN_SIDE // shorter), -(-width * MIN_SIDE // shorter)

@@ -96,7 +96,6 @@ class RAFT(nn.Module):
             iteration. Channel 0 = x, 1 = y.
         """
         self._check_inputs(image1, image2, iters)
-        image1, image2 = image1.contiguous(), image2.contiguous()
         fmap1, fmap2 = self.fnet(torch.cat([image1, image2], dim=0)).split(image1.shape[0], dim=0)
         corr_fn = CorrelationPyramid(fmap1.float(), fmap2.float(), num_levels=NUM_LEVELS, radius=self.corr_radius)
         hidden, context = self.cnet(image1).split([self.hidden_dim, self.context_dim], dim=1)
@@ -220,8 +219,23 @@ def load_raft(path: Union[str, Path], small: bool = False, map_location='cpu') -
             f'the file holds the other layout')
     try:
         state = raft_state_dict(load_local_checkpoint(str(path), map_location=map_location))
+    except CheckpointMismatchError as err:
+        raise RAFTCheckpointError(f'{path}: {err}. {hint}') from None
+    own = model.state_dict()
+    missing = [key for key in own if key not in state]
+    unexpected = [key for key in state if key not in own]
+    if missing or unexpected:
+        raise RAFTCheckpointError(f'{path} does not hold RAFT weights of the {layout} layout: '
+                                  f'{_first_keys(missing)} missing, {_first_keys(unexpected)} unexpected. {hint}')
+    try:
         load_weights(model, state, str(path), hint=hint)
     except CheckpointMismatchError as err:
-        message = str(err) if str(path) in str(err) else f'{path}: {err}. {hint}'
-        raise RAFTCheckpointError(message) from None
+        raise RAFTCheckpointError(str(err)) from None
     return model.eval()
+
+
+def _first_keys(keys: List[str], shown: int = 4) -> str:
+    """``'N (a, b, ...)'`` for a message; ``'0'`` for none."""
+    if not keys:
+        return '0'
+    return f'{len(keys)} ({", ".join(keys[:shown])}{", ..." if len(keys) > shown else ""})'

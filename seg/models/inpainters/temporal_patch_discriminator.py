@@ -1,4 +1,4 @@
-"""E2FGVI's temporal PatchGAN discriminator: 3D convs over (T, H, W) with spectral norm."""
+"""E2FGVI's and ProPainter's temporal PatchGAN discriminator: 3D convs over (T, H, W) with spectral norm."""
 import torch
 import torch.nn as nn
 from torch import Tensor
@@ -25,6 +25,9 @@ class TemporalPatchDiscriminator(nn.Module):
     but the last are spectrally normalised and then have no bias. The first pads
     by 1 in every dim, the others by (1, 2, 2). Attribute names follow the
     official state_dict (``conv.<i>.weight_orig/weight_u/weight_v``, ``conv.10.*``).
+    ProPainter's ``Discriminator`` (``model/propainter.py``, built by its trainer with
+    in_channels=3 and, for the hinge loss, use_sigmoid=False) has the same layout,
+    keys and math, so its checkpoints load here unchanged.
 
     Args:
         in_channels (int): channels per frame.

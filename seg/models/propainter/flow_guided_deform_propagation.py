@@ -77,9 +77,10 @@ class FlowGuidedDeformableAlignment(nn.Module):
 class FlowGuidedDeformPropagation(nn.Module):
     """Propagate features backward then forward in time, each step aligned by :class:`FlowGuidedDeformableAlignment`.
 
-    Backward pass (frames l-1 ... 0) aligns frame i+1's running features with the
-    forward flow i -> i+1; the forward pass (0 ... l-1) aligns frame i-1's with the
-    backward flow i -> i-1, both on the input features. After alignment a residual
+    Backward pass (frames l-1 ... 0, on the input features) aligns frame i+1's
+    running features with the forward flow i -> i+1; the forward pass (0 ... l-1, on
+    the backward pass's features) aligns frame i-1's with the backward flow
+    i -> i-1. After alignment a residual
     conv refines cat(current, aligned, 2 masks); the first frame of a pass is only
     refined. ``fuse`` mixes both passes and the masks, added to the input.
     Attribute names follow the official state_dict (``deform_align.<dir>``,

@@ -59,7 +59,7 @@ class ImagePropagation(nn.Module):
     @staticmethod
     def _pass(frames: List[Tensor], masks: List[Tensor], flows: Tensor, reverse_flows: Tensor, interpolation: str,
               backward: bool) -> Tuple[List[Tensor], List[Tensor]]:
-        """One pass over time; ``flows[:, k]`` links frame k (backward) or k+1 (forward) to its predecessor in the pass."""
+        """One pass over time; ``flows[:, k]`` links frame k (backward) or k+1 (forward) to the previous frame."""
         t = len(frames)
         order = range(t - 1, -1, -1) if backward else range(t)
         out_frames, out_masks = [None] * t, [None] * t

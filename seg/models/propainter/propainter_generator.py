@@ -250,5 +250,6 @@ def load_propainter_generator(path: str, map_location='cpu') -> ProPainterGenera
     try:
         generator.load_state_dict(state, strict=True)
     except RuntimeError as err:
-        raise ProPainterCheckpointError(f'{path} does not fit the ProPainter generator: {err}') from None
+        detail = ' '.join(str(err).split())
+        raise ProPainterCheckpointError(f'{path} does not fit the ProPainter generator: {detail}') from None
     return generator.eval()

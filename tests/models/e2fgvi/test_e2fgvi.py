@@ -9,7 +9,7 @@ from seg.models.e2fgvi import E2FGVIGenerator, E2FGVIHQGenerator
 from seg.models.inpainters import (TemporalPatchDiscriminator,
                                    mirror_pad_to_multiple)
 from seg.models.e2fgvi.second_order_deform_propagation import SecondOrderDeformPropagation
-from seg.models.e2fgvi import SoftComp, SoftSplit
+from seg.models.layers import SoftComp, SoftSplit
 from seg.models.e2fgvi.temporal_focal_transformer_block import TemporalFocalWindowAttention, window_partition
 from seg.parity import load_fixture
 from seg.registry import MODELS
