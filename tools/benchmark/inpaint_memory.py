@@ -10,8 +10,9 @@ H.264 .mp4 with one PNG mask per frame (object 1, the object to remove), and run
 ``--model`` on each in a fresh Python process: the training-free
 FlowPropagationInpainter (default) or ProPainter with random weights (the cost
 of the release, without its files). The peak resident set size of that child
-(``os.wait4``'s ``ru_maxrss``) is reported per length with its frames/s and
-torch threads, and the ratio of the longest to the shortest; the target is at
+(``os.wait4``'s ``ru_maxrss``) is reported per length with its frames/s, CPU
+seconds per frame (user + system; steadier than frames/s on a shared machine)
+and torch threads, and the ratio of the longest to the shortest; the target is at
 most ``TARGET_RATIO``.
 
 ``--official`` (ProPainter only) runs the official ``inference_propainter.py``
@@ -48,7 +49,7 @@ OFFICIAL_REF_STRIDE = 10
 
 
 def run_child(mode: str, folder: Path, raft_iters: int):
-    """One inpainting run on ``folder``'s clip in a fresh process: peak RSS (MiB), seconds, torch threads."""
+    """One inpainting run on ``folder``'s clip in a fresh process: peak RSS (MiB), wall and CPU seconds, threads."""
     start = time.perf_counter()
     child = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), '--child', mode, str(folder),
                               '--raft-iters', str(raft_iters)])
@@ -57,7 +58,8 @@ def run_child(mode: str, folder: Path, raft_iters: int):
     if child.returncode != 0:
         raise RuntimeError(f'the {mode} run failed on {folder} with exit status {child.returncode}')
     threads = int((folder / 'threads.txt').read_text())
-    return usage.ru_maxrss / 1024, time.perf_counter() - start, threads  # Linux reports ru_maxrss in KiB
+    cpu_seconds = usage.ru_utime + usage.ru_stime
+    return usage.ru_maxrss / 1024, time.perf_counter() - start, cpu_seconds, threads  # ru_maxrss is in KiB
 
 
 def child_main(mode: str, folder: Path, raft_iters: int) -> None:
@@ -180,10 +182,10 @@ def main(argv=None) -> int:
         for length in args.lengths:
             folder = Path(tmp) / f'len{length}'
             write_clip(folder, video.frames, masks, ping_pong(length, args.base_frames))
-            peaks[length], seconds, threads = run_child(mode, folder, args.raft_iters)
+            peaks[length], seconds, cpu_seconds, threads = run_child(mode, folder, args.raft_iters)
             print_log(f'{settings}: {length:5d} frames {args.width}x{args.height}: peak RSS {peaks[length]:7.1f} MiB, '
-                      f'{length / seconds:.3f} frames/s ({seconds:.0f} s, {threads} torch threads)',
-                      logger='current')
+                      f'{length / seconds:.3f} frames/s ({seconds:.0f} s; {cpu_seconds / length:.2f} CPU s/frame; '
+                      f'{threads} torch threads)', logger='current')
     shortest, longest = min(peaks), max(peaks)
     ratio = peaks[longest] / peaks[shortest]
     if args.official:

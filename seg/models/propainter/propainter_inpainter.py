@@ -8,10 +8,8 @@ from mmdet.utils import ConfigType
 from torch import Tensor
 
 from seg.fileio.errors import InputError
-from seg.models.flow.bidirectional_raft import BidirectionalRAFT
-from seg.models.flow.raft import load_raft
+from seg.models.flow import BidirectionalRAFT, load_flow_completion, load_raft
 from seg.models.inpainters.padding import mirror_pad_to_multiple
-from seg.models.flow.recurrent_flow_complete_net import load_flow_completion
 from seg.registry import MODELS
 
 from .propainter_generator import load_propainter_generator
@@ -109,15 +107,16 @@ class ProPainterInpainter(nn.Module):
         if not weights_dir.is_dir():
             raise ProPainterWeightsError(f'ProPainter weights folder {weights_dir} not found; download '
                                          f'{", ".join(WEIGHT_FILES.values())} from the ProPainter GitHub release '
-                                         f'(v0.1.0) into it ({layout}), or pass --weights-dir')
+                                         f'(v0.1.0) into it ({layout}), or give the folder that holds them '
+                                         '(--weights-dir)')
         missing = [name for name in WEIGHT_FILES.values() if not (weights_dir / name).is_file()]
         if missing:
             raise ProPainterWeightsError(f'{weights_dir} lacks {", ".join(missing)}; ProPainter needs {layout} '
                                          '(the ProPainter GitHub release files, v0.1.0)')
-        loaders = {'raft': (load_raft, self.flow_estimator.raft), 'flow_completion': (load_flow_completion,
-                                                                                       self.flow_completion),
-                   'generator': (load_propainter_generator, self.generator)}
-        for part, (loader, module) in loaders.items():
+        parts = (('raft', load_raft, self.flow_estimator.raft),
+                 ('flow_completion', load_flow_completion, self.flow_completion),
+                 ('generator', load_propainter_generator, self.generator))
+        for part, loader, module in parts:
             path = weights_dir / WEIGHT_FILES[part]
             try:
                 loaded = loader(str(path))
