@@ -79,11 +79,17 @@ def child_main(mode: str, folder: Path, raft_iters: int) -> None:
     if mode == 'propainter':
         inpaint_video(video, masks, out, inpainter=inpainter, progress=False)
     else:
-        official_style_propainter(video, masks, out, inpainter)
+        held = official_style_propainter(video, masks, out, inpainter)
+        (folder / 'held_mib.txt').write_text(str(held / 2**20))
 
 
-def official_style_propainter(video: Path, masks_dir: Path, out: Path, inpainter) -> None:
-    """``inference_propainter.py``'s pipeline with ``inpainter``'s networks; every frame and flow held at once."""
+def official_style_propainter(video: Path, masks_dir: Path, out: Path, inpainter) -> int:
+    """``inference_propainter.py``'s pipeline with ``inpainter``'s networks; every frame and flow held at once.
+
+    Returns:
+        int: bytes of the whole-video arrays held once the generator has run (frames, masks, raw and
+        completed flows, propagated frames and masks, decoded and completed frames).
+    """
     import torch
     from seg.apis.inpaint import FramePreparer, read_mask_file
     from seg.fileio.frames import VideoWriter, open_frames, sort_frame_names
@@ -147,10 +153,13 @@ def official_style_propainter(video: Path, masks_dir: Path, out: Path, inpainter
                 previous = completed_frames[index]
                 completed_frames[index] = result if previous is None else (
                     previous.astype(np.float32) * 0.5 + result.astype(np.float32) * 0.5).astype(np.uint8)
+    held = sum(t.numel() * t.element_size() for t in (frames, masks, masked, updated_frames, updated_masks) + raw +
+               completed) + sum(a.nbytes for a in originals + holes + completed_frames)
     writer = VideoWriter(out, 'mp4', (height, width), source.fps)
     for image in completed_frames:
         writer.write(image)
     writer.close()
+    return held
 
 
 def main(argv=None) -> int:
@@ -183,9 +192,11 @@ def main(argv=None) -> int:
             folder = Path(tmp) / f'len{length}'
             write_clip(folder, video.frames, masks, ping_pong(length, args.base_frames))
             peaks[length], seconds, cpu_seconds, threads = run_child(mode, folder, args.raft_iters)
+            held = folder / 'held_mib.txt'
+            holding = f'; holds {float(held.read_text()):.1f} MiB of whole-video arrays' if held.exists() else ''
             print_log(f'{settings}: {length:5d} frames {args.width}x{args.height}: peak RSS {peaks[length]:7.1f} MiB, '
                       f'{length / seconds:.3f} frames/s ({seconds:.0f} s; {cpu_seconds / length:.2f} CPU s/frame; '
-                      f'{threads} torch threads)', logger='current')
+                      f'{threads} torch threads){holding}', logger='current')
     shortest, longest = min(peaks), max(peaks)
     ratio = peaks[longest] / peaks[shortest]
     if args.official:
