@@ -1,5 +1,4 @@
 """ProPainterInpainter: one self-contained window (RAFT, flow completion, propagation, generator), weights loading."""
-from pathlib import Path
 
 import pytest
 import torch
