@@ -1,12 +1,14 @@
-"""ProPainter: the generator and its pixel propagation, feature propagation and sparse transformer parts."""
+"""ProPainter: the generator, its pixel / feature propagation and sparse transformer parts, the window inpainter."""
 from .flow_guided_deform_propagation import FlowGuidedDeformableAlignment, FlowGuidedDeformPropagation
 from .image_propagation import ImagePropagation
 from .propainter_decoder import ProPainterDecoder
 from .propainter_encoder import ProPainterEncoder
 from .propainter_generator import (ProPainterCheckpointError, ProPainterGenerator, load_propainter_generator,
                                    propainter_generator_state_dict)
+from .propainter_inpainter import ProPainterInpainter, ProPainterWeightsError
 from .temporal_sparse_transformer import TemporalSparseTransformer
 
 __all__ = ['FlowGuidedDeformableAlignment', 'FlowGuidedDeformPropagation', 'ImagePropagation', 'ProPainterDecoder',
-           'ProPainterEncoder', 'ProPainterCheckpointError', 'ProPainterGenerator', 'TemporalSparseTransformer',
+           'ProPainterEncoder', 'ProPainterCheckpointError', 'ProPainterGenerator', 'ProPainterInpainter',
+           'ProPainterWeightsError', 'TemporalSparseTransformer',
            'load_propainter_generator', 'propainter_generator_state_dict']
