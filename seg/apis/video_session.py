@@ -20,7 +20,8 @@ Backends, each chosen once by what is available and logged with the reason:
   else :class:`~seg.models.segmenters.GrabCutSegmenter` (no weights);
 * tracker: :class:`~seg.models.trackers.XMemTracker` when ``<checkpoints>/XMem.pth``
   exists, else :class:`~seg.models.trackers.FlowMaskPropagator` (no weights);
-* inpainter: E2FGVI-HQ when ``<checkpoints>/E2FGVI-HQ-CVPR22.pth`` exists, else
+* inpainter: ProPainter when ``<checkpoints>/propainter/`` holds its three release
+  files, else E2FGVI-HQ when ``<checkpoints>/E2FGVI-HQ-CVPR22.pth`` exists, else
   :class:`~seg.models.inpainters.FlowPropagationInpainter` (no weights).
 
 Memory stays bounded over long videos: frames are decoded on demand
@@ -60,6 +61,7 @@ from seg.fileio.errors import InputError
 from seg.fileio.frame_reader import FrameReader
 from seg.fileio.frames import FrameSourceError, VideoWriter
 from seg.fileio.palette import davis_palette, write_palette_png
+from seg.models.propainter.propainter_inpainter import WEIGHT_FILES as PROPAINTER_WEIGHT_FILES
 from seg.models.segmenters import FastSAM2Segmenter, GrabCutSegmenter, SegmenterPromptError
 from seg.models.trackers import FlowMaskPropagator, XMemTracker
 from seg.registry import MODELS
@@ -76,6 +78,8 @@ EXPORT_FORMATS = {'png': 'masks', 'coco_rle': 'masks_coco_rle.json', 'overlay_mp
 SEGMENTER_WEIGHTS, SEGMENTER_CONFIG = 'fastsam2.pth', 'fastsam2.py'
 TRACKER_WEIGHTS = 'XMem.pth'
 INPAINTER_WEIGHTS = 'E2FGVI-HQ-CVPR22.pth'
+#: Folder (under ``checkpoints``) of ProPainter's release files, preferred over E2FGVI-HQ.
+PROPAINTER_DIR = 'propainter'
 #: The config E2FGVI-HQ's released weights load into.
 INPAINTER_CONFIG = Path(__file__).resolve().parents[2] / 'configs' / 'e2fgvi' / 'e2fgvi_hq_test.py'
 #: Object ids a palette PNG can hold (0 is background, 255 void).
@@ -193,10 +197,15 @@ class VideoSession:
         return FlowMaskPropagator(), f'{weights} not found'
 
     def _default_inpainter(self, checkpoints: Path) -> Tuple[object, str]:
+        propainter = checkpoints / PROPAINTER_DIR
+        if all((propainter / name).is_file() for name in PROPAINTER_WEIGHT_FILES.values()):
+            return (init_inpainter(model='propainter', weights_dir=str(propainter), device=str(self.device)),
+                    f'{propainter}/ holds the ProPainter release files')
         weights = checkpoints / INPAINTER_WEIGHTS
         if weights.is_file():
             return init_inpainter(str(INPAINTER_CONFIG), str(weights), str(self.device)), f'{weights} found'
-        return init_inpainter(device=str(self.device)), f'{weights} not found'
+        return (init_inpainter(device=str(self.device)),
+                f'neither {propainter}/ (ProPainter) nor {weights} (E2FGVI-HQ) found')
 
     def close(self) -> None:
         """Release the open video file (a later read opens it again)."""

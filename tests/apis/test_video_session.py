@@ -78,6 +78,25 @@ def test_backends_are_chosen_by_the_weights_found(davis, tmp_path):
     assert np.array_equal(out[0][3], gt[0] == 1) and sorted(out) == list(range(12)) and set(out[5]) == {3}
 
 
+def test_propainter_release_files_make_the_inpainter(davis, tmp_path):
+    from seg.models.propainter import ProPainterInpainter
+    from seg.models.propainter.propainter_inpainter import WEIGHT_FILES
+    frames, _ = clip(davis, 'vid_004')
+    torch.manual_seed(0)
+    source, folder = ProPainterInpainter(), tmp_path / 'propainter'
+    folder.mkdir()
+    torch.save(source.flow_estimator.raft.state_dict(), folder / WEIGHT_FILES['raft'])
+    torch.save(source.flow_completion.state_dict(), folder / WEIGHT_FILES['flow_completion'])
+    assert session(frames, checkpoints=tmp_path).backends['inpainter'] == (
+        'FlowPropagationInpainter', f'neither {folder}/ (ProPainter) nor {tmp_path / "E2FGVI-HQ-CVPR22.pth"} '
+        '(E2FGVI-HQ) found')
+    torch.save(source.generator.state_dict(), folder / WEIGHT_FILES['generator'])
+    s = session(frames, checkpoints=tmp_path)
+    assert s.backends['inpainter'] == ('ProPainterInpainter', f'{folder}/ holds the ProPainter release files')
+    loaded, saved = s.inpainter.generator.state_dict(), source.generator.state_dict()
+    assert all(torch.equal(loaded[k].cpu(), v) for k, v in saved.items())
+
+
 def test_fastsam2_weights_make_the_segmenter(davis, tmp_path):
     from seg.apis import load_config
     from seg.registry import MODELS
