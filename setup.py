@@ -41,6 +41,8 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['seg', 'seg.*', 'ext', 'ext.*']),
+    # The web app's page, script and style.
+    package_data={'seg.apis.web': ['static/*']},
     python_requires='>=3.9',
     install_requires=[
         'torch>=2.0',
@@ -59,6 +61,9 @@ setup(
         'matplotlib',
         'tqdm',
         'rich',
+        # tools/app.py: the web page's server (seg/apis/web).
+        'starlette>=0.36',
+        'uvicorn>=0.20',
         # mmengine 0.10.7 imports pkg_resources, gone from setuptools >= 82.
         'setuptools>=77.0.3,<82',
     ],
@@ -66,7 +71,10 @@ setup(
         # tools/gen_cls.py: class vocabularies from a local OpenCLIP text tower.
         'clip': ['open_clip_torch>=3.3'],
         # scikit-image: the official SSIM (65-px window) is checked against structural_similarity.
-        'tests': ['pytest', 'pytest-timeout', 'scikit-video', 'open_clip_torch>=3.3', 'scikit-image'],
+        # httpx: Starlette's TestClient; playwright: drives Debian's chromium in the web app's browser test
+        # (its wheel ships the driver; no browser download).
+        'tests': ['pytest', 'pytest-timeout', 'scikit-video', 'open_clip_torch>=3.3', 'scikit-image', 'httpx',
+                  'playwright'],
     },
     zip_safe=False,
 )

@@ -3,7 +3,7 @@
 :func:`inpaint_video` runs any inpainter with the window method
 ``inpaint_window(frames (T, 3, H, W) in [0, 1], masks (T, 1, H, W) 0/1, num_local_frames)
 -> (num_local_frames, 3, H, W) in [0, 1]`` (``FlowPropagationInpainter``,
-``E2FGVIInpainter``) over the video the way E2FGVI's official ``test.py`` does:
+``E2FGVIInpainter``, ``ProPainterInpainter``) over the video the way E2FGVI's official ``test.py`` does:
 
 * Windows start at ``f = 0, s, 2s, ...`` (``s = neighbor_stride``); the local
   (neighbour) frames are ``max(0, f - s) .. min(L - 1, f + s)``, followed by the
@@ -39,6 +39,7 @@ Every input is checked before anything is written (:class:`InpaintInputError`),
 the output folder's writability included; a write failing later (a full disk)
 is an :class:`InpaintInputError` too, and leaves nothing behind.
 """
+import logging
 import math
 from fractions import Fraction
 from pathlib import Path
@@ -61,6 +62,7 @@ from seg.fileio.frames import IMAGE_SUFFIXES, VIDEO_FORMATS, FolderWriter, Video
 from seg.fileio.masks import read_binary_mask
 from seg.models.e2fgvi.e2fgvi_inpainter import E2FGVIInpainter
 from seg.models.inpainters.flow_propagation_inpainter import FlowPropagationInpainter
+from seg.models.propainter.propainter_inpainter import DEFAULT_WEIGHTS_DIR, ProPainterInpainter
 from seg.models.utils.inpainting_windows import (ALL_REFERENCES, DEFAULT_NEIGHBOR_STRIDE, DEFAULT_REF_STRIDE,
                                                  WindowBlender, reference_reach, sliding_windows)
 from seg.registry import MODELS
@@ -76,6 +78,8 @@ DEFAULT_FPS = 24
 DEFAULT_MAX_SIDE = 1280
 #: References are taken at most this many frames from the window's centre (ours; bounds memory).
 DEFAULT_REF_RADIUS = 50
+#: Models :func:`init_inpainter` builds by name (with their release weights), not from a config.
+NAMED_MODELS = ('propainter', )
 #: Largest fraction of a frame a hole may cover (after dilation); more leaves nothing to fill it from.
 MAX_HOLE_FRACTION = 0.95
 
@@ -370,18 +374,28 @@ class _OutputWriter:
 # ----------------------------------------------------------------------------------------------
 # Inpainters
 # ----------------------------------------------------------------------------------------------
-def init_inpainter(config: Optional[str] = None, weights: Optional[str] = None, device: str = 'cpu') -> nn.Module:
+def init_inpainter(config: Optional[str] = None, weights: Optional[str] = None, device: str = 'cpu',
+                   model: Optional[str] = None, weights_dir: Optional[Union[str, Path]] = None,
+                   random_weights: bool = False) -> nn.Module:
     """The inpainter :func:`inpaint_video` should run.
 
-    Without ``config`` (and ``weights``): :class:`FlowPropagationInpainter`. With a
-    config: its ``inpainter`` entry if present, else its ``model`` when that is an
-    inpainter (has ``inpaint_window``), else an :class:`E2FGVIInpainter` around
+    Without ``config``, ``weights`` and ``model``: :class:`FlowPropagationInpainter`.
+    With ``model='propainter'``: :class:`ProPainterInpainter` with the three release
+    files of ``weights_dir`` (default ``checkpoints/propainter/``), or, with
+    ``random_weights``, its random initialisation (smoke tests and benchmarks only:
+    the output is meaningless, and a warning says so). With a config: its
+    ``inpainter`` entry if present, else its ``model`` when that is an inpainter
+    (has ``inpaint_window``), else an :class:`E2FGVIInpainter` around
     ``model.generator`` (a training config). Inpainters with learned weights need
     ``weights``, loaded strictly.
 
     Returns:
         nn.Module: in eval mode on ``device``.
     """
+    if model is not None:
+        return _named_inpainter(model, config, weights, weights_dir, random_weights).to(device).eval()
+    if weights_dir is not None or random_weights:
+        raise InpaintInputError('weights_dir and random_weights belong to a named model (model=\'propainter\')')
     if config is None:
         if weights is not None:
             raise InpaintInputError('weights need the config of the model they belong to')
@@ -413,6 +427,25 @@ def init_inpainter(config: Optional[str] = None, weights: Optional[str] = None, 
     return inpainter.to(device).eval()
 
 
+def _named_inpainter(model: str, config: Optional[str], weights: Optional[str],
+                     weights_dir: Optional[Union[str, Path]], random_weights: bool) -> nn.Module:
+    """The inpainter of a model named by ``model`` (not a config), with its release weights or random ones."""
+    if model not in NAMED_MODELS:
+        raise InpaintInputError(f'unknown model {model!r}; choose one of {", ".join(NAMED_MODELS)}')
+    if config is not None or weights is not None:
+        raise InpaintInputError(f'model {model!r} brings its own networks and weights folder; drop the config and '
+                                'weights file (or drop the model name)')
+    if random_weights and weights_dir is not None:
+        raise InpaintInputError('random_weights and weights_dir exclude each other; give one')
+    inpainter = ProPainterInpainter()
+    if random_weights:
+        print_log(f'{model}: RANDOM WEIGHTS, NOT THE RELEASE: the output is meaningless (for smoke tests and '
+                  'benchmarks only)', logger='current', level=logging.WARNING)
+    else:
+        inpainter.load_weights(DEFAULT_WEIGHTS_DIR if weights_dir is None else weights_dir)
+    return inpainter
+
+
 # ----------------------------------------------------------------------------------------------
 # The entry point
 # ----------------------------------------------------------------------------------------------
@@ -427,6 +460,7 @@ def inpaint_video(frames_source: Union[str, Path],
                   resize: Optional[Tuple[int, int]] = None,
                   mask_dilation: int = 4,
                   fp16: bool = False,
+                  bf16: bool = False,
                   device: str = 'cpu',
                   preview_path: Optional[Union[str, Path]] = None,
                   max_side: Optional[int] = DEFAULT_MAX_SIDE,
@@ -452,6 +486,7 @@ def inpaint_video(frames_source: Union[str, Path],
         resize: (width, height) px of the output; None keeps the source size.
         mask_dilation: iterations of a 3x3 cross dilation of every mask, at output size.
         fp16: run the inpainter under float16 autocast (CUDA only).
+        bf16: run the inpainter under bfloat16 autocast (CPU, or a CUDA GPU supporting it).
         device: torch device of the inpainter.
         preview_path: image file for a side-by-side (input with mask overlay | output)
             of the middle frame.
@@ -474,10 +509,13 @@ def inpaint_video(frames_source: Union[str, Path],
         inpainter = FlowPropagationInpainter()
     _check_options(neighbor_stride, num_ref, ref_stride, ref_radius, resize, mask_dilation, max_side, fps)
     torch_device = torch.device(device)
+    if fp16 and bf16:
+        raise InpaintInputError('fp16 and bf16 exclude each other; choose one (or neither for float32)')
     if fp16 and torch_device.type != 'cuda':
         raise InpaintInputError(f'fp16 needs a CUDA device, got device {device!r}; drop fp16 to run in float32')
     if torch_device.type == 'cuda' and not torch.cuda.is_available():
         raise InpaintInputError(f'device {device!r} asked for, but CUDA is not available here')
+    autocast_dtype = _autocast_dtype(fp16, bf16, torch_device)
     if preview_path is not None and Path(preview_path).suffix.lower() not in IMAGE_SUFFIXES:
         raise InpaintInputError(f'preview {preview_path} needs an image suffix ({", ".join(IMAGE_SUFFIXES)})')
     inputs = [Path(frames_source)] + ([] if isinstance(masks_source, np.ndarray) else [Path(masks_source)])
@@ -510,8 +548,8 @@ def inpaint_video(frames_source: Union[str, Path],
             raise _write_failure(out_path, err) from None
         writer = _OutputWriter(writer, out_path)
         try:
-            preview = _run(frames, masks, preparer, inpainter, writer, torch_device, fp16, neighbor_stride, num_ref,
-                           ref_stride, ref_radius, preview_path is not None, progress)
+            preview = _run(frames, masks, preparer, inpainter, writer, torch_device, autocast_dtype, neighbor_stride,
+                           num_ref, ref_stride, ref_radius, preview_path is not None, progress)
             writer.close()
         finally:
             writer.abort()
@@ -550,8 +588,19 @@ def _check_options(neighbor_stride: int, num_ref: int, ref_stride: int, ref_radi
                                 f'source\'s; got {fps}')
 
 
+def _autocast_dtype(fp16: bool, bf16: bool, device: torch.device) -> Optional[torch.dtype]:
+    """The autocast dtype of the inpainter (None: float32), refusing what ``device`` cannot run."""
+    if not bf16:
+        return torch.float16 if fp16 else None
+    usable = torch.cuda.is_bf16_supported() if device.type == 'cuda' else device.type == 'cpu'
+    if not usable:
+        raise InpaintInputError(f'bf16 is not supported on device {str(device)!r} here; drop bf16 to run in float32')
+    return torch.bfloat16
+
+
 def _run(frames, masks: MaskSequence, preparer: FramePreparer, inpainter: nn.Module, writer, device: torch.device,
-         fp16: bool, neighbor_stride: int, num_ref: int, ref_stride: int, ref_radius: int, want_preview: bool,
+         autocast_dtype: Optional[torch.dtype], neighbor_stride: int, num_ref: int, ref_stride: int, ref_radius: int,
+         want_preview: bool,
          progress: bool) -> Optional[np.ndarray]:
     """Slide the windows, blend their predictions, write each frame once final; return the preview (RGB) or None."""
     num_frames = frames.num_frames
@@ -565,7 +614,8 @@ def _run(frames, masks: MaskSequence, preparer: FramePreparer, inpainter: nn.Mod
             images, holes = zip(*(store[i] for i in window.ids))
             batch = torch.from_numpy(np.stack(images)).to(device).permute(0, 3, 1, 2).float() / 255
             hole_batch = torch.from_numpy(np.stack(holes)).to(device)[:, None].float()
-            with torch.no_grad(), torch.autocast(device.type, dtype=torch.float16, enabled=fp16):
+            with torch.no_grad(), torch.autocast(device.type, dtype=autocast_dtype,
+                                                 enabled=autocast_dtype is not None):
                 pred = inpainter.inpaint_window(batch, hole_batch, len(window.local))
             blender.add(window, pred.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy())
             for index, completed in blender.pop_final():

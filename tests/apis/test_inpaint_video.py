@@ -1,4 +1,5 @@
 """seg.apis.inpaint: streaming windows as official E2FGVI test.py, outputs, sizes, and clear input errors."""
+import logging
 from pathlib import Path
 from typing import List, Tuple
 
@@ -9,11 +10,13 @@ import pytest
 import torch
 import torch.nn as nn
 
-from seg.apis.inpaint import InpaintInputError, inpaint_video, processing_size
+from seg.apis import inpaint as inpaint_api
+from seg.apis.inpaint import InpaintInputError, init_inpainter, inpaint_video, processing_size
 from seg.fileio import InputError
 from seg.fileio.frames import VideoFrames
 from seg.toy_data import render_video
 from seg.models.e2fgvi.e2fgvi_inpainter import E2FGVIInpainter, generator_state_dict
+from seg.models.propainter import ProPainterInpainter
 from seg.registry import MODELS
 
 HEIGHT, WIDTH, NUM_FRAMES = 48, 80, 12
@@ -275,11 +278,13 @@ def bad_inputs(clip, tmp: Path):
         'missing masks': (dict(frames_source=clip['frames'], masks_source=tmp / 'nope'), 'not found'),
         'fp16 on cpu': (dict(frames_source=clip['frames'], masks_source=clip['masks'], fp16=True), 'CUDA'),
         'bad resize': (dict(frames_source=clip['frames'], masks_source=clip['masks'], resize=(0, 5)), 'resize'),
+        'fp16 and bf16': (dict(frames_source=clip['frames'], masks_source=clip['masks'], bf16=True, fp16=True,
+                               device='cuda' if torch.cuda.is_available() else 'cpu'), 'exclude each other'),
     }
 
 
 @pytest.mark.parametrize('case', ['mask count', 'mask size', 'empty masks', 'unreadable video', 'missing frames',
-                                  'missing masks', 'fp16 on cpu', 'bad resize'])
+                                  'missing masks', 'fp16 on cpu', 'bad resize', 'fp16 and bf16'])
 @pytest.mark.parametrize('suffix', ['.mp4', ''])
 def test_bad_input_raises_before_writing(clip, tmp_path, case, suffix):
     kwargs, message = bad_inputs(clip, tmp_path / 'inputs')[case]
@@ -316,3 +321,32 @@ def test_failure_mid_video_leaves_previous_output_untouched(tmp_path, name):
     assert [p.name for p in out_dir.iterdir()] == expected, 'no temporary output is left behind'
     if name.endswith('.mp4'):
         assert target.read_bytes() == b'previous result'
+
+
+# ----------------------------------------------------------------------------------------------
+# ProPainter by name
+# ----------------------------------------------------------------------------------------------
+def test_propainter_with_random_weights_says_so_loudly(monkeypatch):
+    logged = []
+    monkeypatch.setattr(inpaint_api, 'print_log', lambda msg, logger=None, level=None: logged.append((msg, level)))
+    inpainter = init_inpainter(model='propainter', random_weights=True)
+    assert isinstance(inpainter, ProPainterInpainter) and not inpainter.training
+    assert any('RANDOM WEIGHTS' in msg and level == logging.WARNING for msg, level in logged)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(model='propainter', weights_dir='absent'), 'raft-things.pth, recurrent_flow_completion.pth, ProPainter.pth'),
+    (dict(model='propainter', random_weights=True, weights_dir='w'), 'exclude each other'),
+    (dict(model='propainter', config='c.py'), 'drop the config'),
+    (dict(model='e2fgvi'), "unknown model 'e2fgvi'"),
+    (dict(random_weights=True), 'belong to a named model'),
+])
+def test_propainter_options_are_checked(kwargs, message):
+    with pytest.raises(InputError, match=message):
+        init_inpainter(**kwargs)
+
+
+def test_bf16_runs_on_cpu(clip, tmp_path):
+    out = inpaint_video(clip['frames'], clip['masks'], tmp_path / 'out', bf16=True, progress=False)
+    result, source = read_pngs(out), read_pngs(clip['frames'])
+    assert result.shape == source.shape

@@ -1,5 +1,5 @@
-"""ProPainter: the generator and its parts (pixel propagation, feature propagation, sparse transformer), and its
-two training stages; importing registers them in ``seg.registry.MODELS``."""
+"""ProPainter: the generator, its pixel / feature propagation and sparse transformer parts, the window inpainter,
+and its two training stages; importing registers them in ``seg.registry.MODELS``."""
 from .flow_completion_model import FlowCompletionModel
 from .flow_guided_deform_propagation import FlowGuidedDeformableAlignment, FlowGuidedDeformPropagation
 from .image_propagation import ImagePropagation
@@ -8,9 +8,10 @@ from .propainter_encoder import ProPainterEncoder
 from .propainter_gan import ProPainterGAN
 from .propainter_generator import (ProPainterCheckpointError, ProPainterGenerator, load_propainter_generator,
                                    propainter_generator_state_dict)
+from .propainter_inpainter import ProPainterInpainter, ProPainterWeightsError
 from .temporal_sparse_transformer import TemporalSparseTransformer
 
 __all__ = ['FlowCompletionModel', 'FlowGuidedDeformableAlignment', 'FlowGuidedDeformPropagation', 'ImagePropagation',
            'ProPainterDecoder', 'ProPainterEncoder', 'ProPainterCheckpointError', 'ProPainterGAN',
-           'ProPainterGenerator', 'TemporalSparseTransformer', 'load_propainter_generator',
-           'propainter_generator_state_dict']
+           'ProPainterGenerator', 'ProPainterInpainter', 'ProPainterWeightsError', 'TemporalSparseTransformer',
+           'load_propainter_generator', 'propainter_generator_state_dict']

@@ -66,7 +66,11 @@ class FlowGuidedDeformableAlignment(nn.Module):
         offset = MAX_RESIDUE * torch.tanh(offset_x_y)
         # deform_conv2d reads (dy, dx) pairs per kernel point per group.
         offset = offset + flow.flip(1).repeat(1, offset.shape[1] // 2, 1, 1)
-        return deform_conv2d(feat, offset, self.weight, self.bias, padding=(1, 1), mask=torch.sigmoid(modulation))
+        # torchvision's CPU kernel has no bfloat16 / float16: it runs in float32 (as its CUDA autocast does).
+        with torch.autocast(feat.device.type, enabled=False):
+            aligned = deform_conv2d(feat.float(), offset.float(), self.weight.float(), self.bias.float(),
+                                    padding=(1, 1), mask=torch.sigmoid(modulation.float()))
+        return aligned.to(feat.dtype)
 
 
 @MODELS.register_module()

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from seg.evaluation.functional.inpainting_metrics import psnr
 from seg.models.inpainters.flow_propagation_inpainter import FlowPropagationInpainter, bilinear, smooth_fill
 from seg.registry import MODELS
 
@@ -81,6 +82,39 @@ def test_reference_frames_fill_what_local_frames_never_show():
     centre = 3
     truth, hole = frames[window[centre]], holes[window[centre]]
     assert hole_error(with_refs[centre], truth, hole) < 0.6 * hole_error(without[centre], truth, hole)
+
+
+def multiscale_texture(height: int, width: int, seed: int) -> np.ndarray:
+    """(H, W, 3) uint8 texture with structure at 1.5, 6 and 18 px, as real footage has at several scales."""
+    rng = np.random.default_rng(seed)
+    noise = sum(cv2.GaussianBlur(rng.random((height, width, 3)).astype(np.float32), (0, 0), sigma) * sigma**0.5
+                for sigma in (1.5, 6, 18))
+    return cv2.normalize(noise, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+
+
+def test_large_moving_hole_over_a_pan_is_filled_from_distant_frames():
+    """A full-height hole of 48 % of the frame moving 10 px/frame over a pan of 2 px/frame.
+
+    Its middle is seen only in frames 8 away (the references); measured: 98.8 % of the
+    hole propagated (48 % from the references), hole PSNR 38.4-39.7 dB per frame. The code before global motion and
+    paired flow checks filled 48.5 % with Telea here, at 20.5 dB (cv2.inpaint alone: 17-18 dB).
+    """
+    height, width, count, pan, speed, box = 96, 192, 17, 2, 10, 92
+    canvas = multiscale_texture(height, width + pan * count, seed=5)
+    frames = np.stack([canvas[:, pan * t:pan * t + width] for t in range(count)])
+    holes = np.zeros((count, height, width), bool)
+    for t in range(count):
+        left = speed * t - 32
+        holes[t, :, max(0, left):max(0, left + box)] = True
+    window = list(range(6, 11)) + [0, 16]  # 5 local frames, then references 8 frames from the centre
+    inpainter = FlowPropagationInpainter()
+    out = inpainter.fill_holes(frames[window], holes[window], 5)
+    counts = inpainter.fill_counts
+    assert sum(counts.values()) == holes[6:11].sum()
+    assert counts['reference'] > 0.3 * sum(counts.values())
+    assert counts['telea'] < 0.03 * sum(counts.values()), counts
+    for k, t in enumerate(window[:5]):
+        assert psnr(out[k][holes[t]], frames[t][holes[t]]) > 34, f'frame {t}'
 
 
 def test_no_hole_and_bad_shapes():
