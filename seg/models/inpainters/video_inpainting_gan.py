@@ -49,9 +49,30 @@ BEFORE_GENERATOR_BACKWARD = ('found after the discriminator step, before the gen
                              'generator was not updated')
 
 
-def _hole_masks(data_samples: Sequence[BaseDataElement]) -> Tensor:
+def hole_masks(data_samples: Sequence[BaseDataElement]) -> Tensor:
     """The data samples' ``masks`` stacked to (B, T, 1, H, W), 0/1 with 1 = hole."""
     return torch.stack([sample.masks for sample in data_samples])
+
+
+def reduced_losses(losses: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """Each term detached and averaged over processes, for the checks and the logs.
+
+    A NaN on one process thus reaches every process, and all of them stop at
+    the same check instead of leaving the others waiting in a collective.
+    """
+    values = torch.stack([value.detach().float().mean() for value in losses.values()])
+    all_reduce(values, op='mean')
+    return OrderedDict(zip(losses, values.unbind()))
+
+
+def check_optim_wrapper(model: nn.Module, optim_wrapper: OptimWrapperDict) -> None:
+    """Raise KeyError naming the config fix unless ``optim_wrapper`` has the GAN ``model``'s optimisers."""
+    needed = [GENERATOR] + ([DISCRIMINATOR] if model.discriminator is not None else [])
+    missing = [name for name in needed if name not in optim_wrapper]
+    if missing:
+        raise KeyError(f'{type(model).__name__}.train_step needs an OptimWrapperDict with keys {needed}; missing '
+                       f'{missing}. Configure optim_wrapper=dict(constructor=\'MultiOptimWrapperConstructor\', '
+                       + ', '.join(f'{name}=dict(optimizer=...)' for name in needed) + ')')
 
 
 @contextmanager
@@ -206,17 +227,6 @@ class VideoInpaintingGAN(BaseModel):
     # ------------------------------------------------------------------------------------------
     # Training
     # ------------------------------------------------------------------------------------------
-    @staticmethod
-    def _reduced(losses: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        """Each term detached and averaged over processes, for the checks and the logs.
-
-        A NaN on one process thus reaches every process, and all of them stop at
-        the same check instead of leaving the others waiting in a collective.
-        """
-        values = torch.stack([value.detach().float().mean() for value in losses.values()])
-        all_reduce(values, op='mean')
-        return OrderedDict(zip(losses, values.unbind()))
-
     def _reconstruction_losses(self, frames: Tensor, masks: Tensor, pred: Tensor,
                                pred_flows: Tuple[Tensor, Tensor]) -> Dict[str, Tensor]:
         """Weighted hole / valid L1 and flow completion terms (official normalisation)."""
@@ -228,14 +238,6 @@ class VideoInpaintingGAN(BaseModel):
             gt_local = (frames[:, :self.num_local_frames] + 1) / 2
             losses['loss_flow'] = self.flow_loss(pred_flows, gt_local) * self.flow_weight
         return losses
-
-    def _check_optim_wrapper(self, optim_wrapper: OptimWrapperDict) -> None:
-        needed = [GENERATOR] + ([DISCRIMINATOR] if self.discriminator is not None else [])
-        missing = [name for name in needed if name not in optim_wrapper]
-        if missing:
-            raise KeyError(f'{type(self).__name__}.train_step needs an OptimWrapperDict with keys {needed}; missing '
-                           f'{missing}. Configure optim_wrapper=dict(constructor=\'MultiOptimWrapperConstructor\', '
-                           + ', '.join(f'{name}=dict(optimizer=...)' for name in needed) + ')')
 
     def train_step(self, data: dict, optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
         """One official training iteration (see the class docstring).
@@ -257,9 +259,9 @@ class VideoInpaintingGAN(BaseModel):
         Raises:
             NonFiniteLossError: a term is NaN or infinite (see the class docstring).
         """
-        self._check_optim_wrapper(optim_wrapper)
+        check_optim_wrapper(self, optim_wrapper)
         data = self.data_preprocessor(data, True)
-        frames, masks = data['inputs'], _hole_masks(data['data_samples'])
+        frames, masks = data['inputs'], hole_masks(data['data_samples'])
         b, t, c, h, w = frames.shape
         if t < self.num_local_frames:
             raise ValueError(f'training clips have {t} frames, fewer than num_local_frames={self.num_local_frames}; '
@@ -270,7 +272,7 @@ class VideoInpaintingGAN(BaseModel):
         pred = pred.view(b, t, c, h, w)
         composite = frames * (1 - masks) + masks * pred
         generator_losses = self._reconstruction_losses(frames, masks, pred, pred_flows)
-        log_vars = self._reduced(generator_losses)
+        log_vars = reduced_losses(generator_losses)
 
         if self.discriminator is None:
             check_finite_losses(log_vars, BEFORE_ANY_BACKWARD)
@@ -282,7 +284,7 @@ class VideoInpaintingGAN(BaseModel):
             discriminator_losses = OrderedDict(
                 loss_dis_real=self.adversarial_loss(real_scores, is_real=True, for_discriminator=True),
                 loss_dis_fake=self.adversarial_loss(fake_scores, is_real=False, for_discriminator=True))
-            discriminator_log = self._reduced(discriminator_losses)
+            discriminator_log = reduced_losses(discriminator_losses)
             check_finite_losses(OrderedDict(**log_vars, **discriminator_log), BEFORE_ANY_BACKWARD)
             discriminator_wrapper.update_params(sum(discriminator_losses.values()) / len(discriminator_losses))
 
@@ -290,7 +292,7 @@ class VideoInpaintingGAN(BaseModel):
                 generator_scores = self.discriminator(composite)
             generator_losses['loss_gan'] = (self.adversarial_loss(generator_scores, is_real=True,
                                                                   for_discriminator=False) * self.adversarial_weight)
-            gan_log = self._reduced(OrderedDict(loss_gan=generator_losses['loss_gan']))
+            gan_log = reduced_losses(OrderedDict(loss_gan=generator_losses['loss_gan']))
             check_finite_losses(gan_log, BEFORE_GENERATOR_BACKWARD)
             log_vars.update(gan_log)
             log_vars.update(discriminator_log)
@@ -320,7 +322,7 @@ class VideoInpaintingGAN(BaseModel):
         if mode == 'predict':
             return self.predict(inputs, data_samples)
         if mode == 'tensor':
-            return self.generator(inputs * (1 - _hole_masks(data_samples)), self.num_local_frames)
+            return self.generator(inputs * (1 - hole_masks(data_samples)), self.num_local_frames)
         raise ValueError(f'{type(self).__name__}.forward supports mode \'predict\' and \'tensor\', got {mode!r}; '
                          'training goes through train_step')
 

@@ -23,12 +23,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
-from mmengine.dist import all_reduce
 from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper
 from mmengine.structures import BaseDataElement
 from torch import Tensor
 
+from seg.models.inpainters.video_inpainting_gan import hole_masks, reduced_losses
 from seg.models.utils.non_finite_loss import check_finite_losses
 from seg.registry import MODELS
 
@@ -39,24 +39,12 @@ from .frozen_networks import FrozenNetworks, build_flow_estimator, estimate_flow
 BEFORE_BACKWARD = 'found before the backward pass; no weights were updated'
 
 
-def hole_masks(data_samples: Sequence[BaseDataElement]) -> Tensor:
-    """The data samples' ``masks`` stacked to (B, T, 1, H, W), 0/1 with 1 = hole."""
-    return torch.stack([sample.masks for sample in data_samples])
-
-
 def given_flows(data_samples: Sequence[BaseDataElement]) -> Optional[Tuple[Tensor, Tensor]]:
     """The samples' precomputed ``(flows_forward, flows_backward)`` stacked to (B, N, 2, H, W), or None."""
     if not all('flows_forward' in sample and 'flows_backward' in sample for sample in data_samples):
         return None
     return (torch.stack([sample.flows_forward for sample in data_samples]).float(),
             torch.stack([sample.flows_backward for sample in data_samples]).float())
-
-
-def reduced_losses(losses: Dict[str, Tensor]) -> Dict[str, Tensor]:
-    """Each term detached and averaged over processes (every process then stops at the same NaN check)."""
-    values = torch.stack([value.detach().float() for value in losses.values()])
-    all_reduce(values, op='mean')
-    return OrderedDict(zip(losses, values.unbind()))
 
 
 @MODELS.register_module()

@@ -42,7 +42,9 @@ from mmengine.optim import OptimWrapperDict
 from mmengine.structures import BaseDataElement
 from torch import Tensor
 
-from seg.models.inpainters.video_inpainting_gan import adopt_bare_generator, frozen_parameters
+from seg.models.inpainters.video_inpainting_gan import (DISCRIMINATOR, GENERATOR, adopt_bare_generator,
+                                                     check_optim_wrapper, frozen_parameters, hole_masks,
+                                                     reduced_losses)
 from seg.models.losses.adversarial_loss import AdversarialLoss
 from seg.models.losses.perceptual_loss import DEFAULT_LAYER_WEIGHTS, PerceptualLoss
 from seg.models.utils.inpainting_windows import (ALL_REFERENCES, DEFAULT_NEIGHBOR_STRIDE, DEFAULT_REF_STRIDE,
@@ -50,13 +52,11 @@ from seg.models.utils.inpainting_windows import (ALL_REFERENCES, DEFAULT_NEIGHBO
 from seg.models.utils.non_finite_loss import check_finite_losses
 from seg.registry import MODELS
 
-from .flow_completion_model import given_flows, hole_masks, reduced_losses
+from .flow_completion_model import given_flows
 from .frozen_networks import FrozenNetworks, build_flow_completion, build_flow_estimator, estimate_flows
 
 #: Frames are scored, and composited by the official evaluation, on the 0..255 scale.
 PIXEL_MAX = 255.0
-GENERATOR = 'generator'
-DISCRIMINATOR = 'discriminator'
 BEFORE_GENERATOR_BACKWARD = 'found before any backward pass; no weights were updated'
 BEFORE_DISCRIMINATOR_BACKWARD = ('found after the generator step, before the discriminator\'s backward pass; the '
                                  'discriminator was not updated')
@@ -233,14 +233,6 @@ class ProPainterGAN(BaseModel):
     # ------------------------------------------------------------------------------------------
     # Training
     # ------------------------------------------------------------------------------------------
-    def _check_optim_wrapper(self, optim_wrapper: OptimWrapperDict) -> None:
-        needed = [GENERATOR] + ([DISCRIMINATOR] if self.discriminator is not None else [])
-        missing = [name for name in needed if name not in optim_wrapper]
-        if missing:
-            raise KeyError(f'{type(self).__name__}.train_step needs an OptimWrapperDict with keys {needed}; missing '
-                           f'{missing}. Configure optim_wrapper=dict(constructor=\'MultiOptimWrapperConstructor\', '
-                           + ', '.join(f'{name}=dict(optimizer=...)' for name in needed) + ')')
-
     def _generator_losses(self, frames: Tensor, masks: Tensor, pred: Tensor) -> Dict[str, Tensor]:
         """Weighted hole / valid L1 and, when on, perceptual / style terms (official normalisation)."""
         losses = OrderedDict()
@@ -274,7 +266,7 @@ class ProPainterGAN(BaseModel):
         Raises:
             NonFiniteLossError: a term is NaN or infinite (named in the message).
         """
-        self._check_optim_wrapper(optim_wrapper)
+        check_optim_wrapper(self, optim_wrapper)
         data = self.data_preprocessor(data, True)
         frames, masks = data['inputs'], hole_masks(data['data_samples'])
         num_local = self.num_local_frames
