@@ -11,6 +11,7 @@ from seg.fileio.checkpoint import load_local_checkpoint
 from seg.registry import MODELS
 
 from seg.models.inpainters.padding import mirror_pad_to_multiple
+from seg.models.utils.inpainting_windows import check_window_inputs
 
 #: Prefixes stripped from checkpoint keys: a training model's generator attribute, then DataParallel's.
 GENERATOR_PREFIX = 'generator.'
@@ -90,11 +91,7 @@ class E2FGVIInpainter(nn.Module):
         Returns:
             Tensor: (n, 3, H, W) in [0, 1]; holes from the generator, known pixels the input's.
         """
-        if frames.dim() != 4 or frames.shape[1] != 3 or masks.shape != (frames.shape[0], 1, *frames.shape[2:]):
-            raise ValueError(f'expected frames (T, 3, H, W) and masks (T, 1, H, W), got {tuple(frames.shape)} '
-                             f'and {tuple(masks.shape)}')
-        if not 1 <= num_local_frames <= frames.shape[0]:
-            raise ValueError(f'num_local_frames must be in 1..{frames.shape[0]}, got {num_local_frames}')
+        check_window_inputs(frames, masks, num_local_frames)
         height, width = frames.shape[-2:]
         if self.fixed_size is not None and (height, width) != self.fixed_size:
             raise ValueError(f'{type(self.generator).__name__} only works at {self.fixed_size[0]}x'

@@ -10,6 +10,7 @@ from torch import Tensor
 from seg.fileio.errors import InputError
 from seg.models.flow import BidirectionalRAFT, load_flow_completion, load_raft
 from seg.models.inpainters.padding import mirror_pad_to_multiple
+from seg.models.utils.inpainting_windows import check_window_inputs
 from seg.registry import MODELS
 
 from .propainter_generator import load_propainter_generator
@@ -137,11 +138,7 @@ class ProPainterInpainter(nn.Module):
         Returns:
             Tensor: (n, 3, H, W) in [0, 1]; holes from the generator, known pixels the input's.
         """
-        if frames.dim() != 4 or frames.shape[1] != 3 or masks.shape != (frames.shape[0], 1, *frames.shape[2:]):
-            raise ValueError(f'expected frames (T, 3, H, W) and masks (T, 1, H, W), got {tuple(frames.shape)} '
-                             f'and {tuple(masks.shape)}')
-        if not 1 <= num_local_frames <= frames.shape[0]:
-            raise ValueError(f'num_local_frames must be in 1..{frames.shape[0]}, got {num_local_frames}')
+        check_window_inputs(frames, masks, num_local_frames)
         height, width = frames.shape[-2:]
         count = num_local_frames
         frames, masks = frames.float(), masks.float()

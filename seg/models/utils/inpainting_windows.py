@@ -28,6 +28,24 @@ def _check_positive(name: str, value: int) -> None:
         raise ValueError(f'{name} must be >= 1, got {value}')
 
 
+def check_window_inputs(frames, masks, num_local_frames: int) -> None:
+    """Refuse a window that an inpainter's ``inpaint_window`` cannot complete.
+
+    Args:
+        frames: (T, 3, H, W) tensor; the first ``num_local_frames`` are local frames.
+        masks: (T, 1, H, W) tensor.
+        num_local_frames: n, which must be in 1..T.
+
+    Raises:
+        ValueError: naming the shapes or ``num_local_frames`` that do not fit.
+    """
+    if frames.dim() != 4 or frames.shape[1] != 3 or masks.shape != (frames.shape[0], 1, *frames.shape[2:]):
+        raise ValueError(f'expected frames (T, 3, H, W) and masks (T, 1, H, W), got {tuple(frames.shape)} '
+                         f'and {tuple(masks.shape)}')
+    if not 1 <= num_local_frames <= frames.shape[0]:
+        raise ValueError(f'num_local_frames must be in 1..{frames.shape[0]}, got {num_local_frames}')
+
+
 def window_starts(num_frames: int, neighbor_stride: int = DEFAULT_NEIGHBOR_STRIDE) -> List[int]:
     """Centres of the windows that cover a video: ``0, s, 2s, ... < num_frames``.
 
