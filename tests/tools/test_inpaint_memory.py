@@ -52,6 +52,8 @@ def test_official_pipeline_reports_its_whole_video_arrays_and_growth():
     (['--bf16'], '--bf16 applies to the streaming --model propainter only'),
     (['--model', 'propainter', '--official', '--bf16'], '--bf16 applies to the streaming --model propainter only'),
     (['--official'], '--official needs --model propainter'),
+    (['--lengths', '0'], '--lengths, --base-frames and --raft-iters must be >= 1'),
+    (['--model', 'propainter', '--raft-iters', '0'], '--lengths, --base-frames and --raft-iters must be >= 1'),
 ])
 def test_invalid_combinations_exit_2_with_one_message(args, message):
     proc = run_benchmark(*args)

@@ -182,6 +182,8 @@ def main(argv=None) -> int:
     if args.child:
         child_main(args.child[0], Path(args.child[1]), args.raft_iters, args.bf16)
         return 0
+    if min(args.lengths) < 1 or args.base_frames < 1 or args.raft_iters < 1 or min(args.height, args.width) < 16:
+        parser.error('--lengths, --base-frames and --raft-iters must be >= 1, --height and --width >= 16')
     if args.official and args.model != 'propainter':
         parser.error('--official needs --model propainter')
     if args.bf16 and (args.model != 'propainter' or args.official):
