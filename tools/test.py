@@ -26,11 +26,13 @@ def parse_args():
 def main() -> int:
     args = parse_args()
     from seg.apis import test
+    from seg.apis.runner import leave_worker
     from seg.apis.tool_errors import run_tool
-    return run_tool('test.py', lambda: test(
+    status = run_tool('test.py', lambda: test(
         args.config, args.checkpoint, work_dir=args.work_dir, out=args.out, show_dir=args.show_dir,
         cfg_options=args.cfg_options, launcher=args.launcher, trust_checkpoint=args.trust_checkpoint,
         partial_load=args.partial_load), args.debug)
+    return leave_worker(status, args.launcher)
 
 
 if __name__ == '__main__':

@@ -27,10 +27,12 @@ def parse_args():
 def main() -> int:
     args = parse_args()
     from seg.apis import train
+    from seg.apis.runner import leave_worker
     from seg.apis.tool_errors import run_tool
-    return run_tool('train.py', lambda: train(
+    status = run_tool('train.py', lambda: train(
         args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp, cfg_options=args.cfg_options,
         launcher=args.launcher, trust_checkpoint=args.trust_checkpoint, partial_load=args.partial_load), args.debug)
+    return leave_worker(status, args.launcher)
 
 
 if __name__ == '__main__':

@@ -6,10 +6,12 @@ DDP wrapper without ``device_ids`` (mmengine's default names a GPU), and the
 process group is opened here on CPU because mmengine's launcher calls
 ``torch.cuda.set_device`` unconditionally.
 """
+import gc
 import json
 import logging
 import os
 import os.path as osp
+import sys
 from contextlib import contextmanager
 from typing import Iterator, List, Optional
 
@@ -94,10 +96,35 @@ def close_process_group() -> None:
     A gloo process that exits with its group open, or closes it while a peer
     still talks to it, is sometimes aborted by the C++ runtime ("terminate
     called without an active exception", exit code 134) after a successful run.
+    The DDP wrapper of a Runner still holds the group after this; see
+    :func:`leave_worker` for the tools' way out.
     """
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+
+
+def leave_worker(status: int, launcher: str) -> int:
+    """Return ``status`` in one process; end a launched worker process with it.
+
+    A Runner lives in reference cycles (its loops point back at it), so its DDP
+    wrapper, and with it the gloo group, is freed only by the garbage collector
+    or at interpreter shutdown; gloo's threads torn down during shutdown
+    sometimes abort a worker whose run succeeded (exit code -6 / 134). A
+    launched worker therefore frees what it can now, flushes its logs and
+    streams, and leaves without the shutdown (``os._exit``).
+
+    Args:
+        status: the tool's exit status.
+        launcher: ``--launcher`` of the tool; ``'none'`` is one process.
+    """
+    if launcher == 'none':
+        return status
+    gc.collect()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def use_amp(cfg: Config) -> Config:
