@@ -1,5 +1,4 @@
 """ProPainter flow completion parity: RecurrentFlowCompleteNet against the official fixture (strict load)."""
-from pathlib import Path
 from typing import Dict, Tuple
 
 import pytest
@@ -7,28 +6,17 @@ import torch
 
 import seg.parity.flow_complete as runner
 from seg.models.flow import RecurrentFlowCompleteNet
-from seg.parity import compare_outputs, fixture_state_dict, load_fixture
+from seg.parity import compare_outputs, fixture_state_dict
 from seg.registry import PARITY_RUNNERS
 
-REPO = Path(__file__).resolve().parents[2]
-FIXTURE = REPO.parent / 'shared' / 'parity' / 'fixtures' / 'flow_complete.pt'
-
-
-def fixture_or_skip() -> dict:
-    if not FIXTURE.is_file():
-        pytest.skip(f'parity fixture {FIXTURE} not found')
-    return load_fixture(FIXTURE)
-
-
 @pytest.fixture(scope='module')
-def official_run() -> Tuple[dict, Dict[str, torch.Tensor]]:
+def fixture_run(official_run) -> Tuple[dict, Dict[str, torch.Tensor]]:
     """The fixture with our runner's outputs (about 5 s on one CPU thread at 120x216)."""
-    fixture = fixture_or_skip()
-    return fixture, PARITY_RUNNERS.get('flow_complete')(fixture)
+    return official_run('flow_complete')
 
 
-def test_matches_official_outputs(official_run):
-    fixture, outputs = official_run
+def test_matches_official_outputs(fixture_run):
+    fixture, outputs = fixture_run
     assert fixture['meta']['kind'] == 'flow_complete'
     ok, checks = compare_outputs(outputs, fixture)
     assert set(checks) == set(fixture['outputs']) == set(outputs)
@@ -39,15 +27,15 @@ def test_runner_is_registered():
     assert PARITY_RUNNERS.get('flow_complete') is runner.run_flow_complete
 
 
-def test_state_dict_names_and_shapes_are_the_manifest():
-    fixture = fixture_or_skip()
+def test_state_dict_names_and_shapes_are_the_manifest(parity_fixture):
+    fixture = parity_fixture('flow_complete')
     ours = {name: tuple(value.shape) for name, value in RecurrentFlowCompleteNet().state_dict().items()}
     assert ours == {entry['name']: tuple(entry['shape']) for entry in fixture['manifest']}
 
 
-def test_swapped_directions_are_caught(official_run):
+def test_swapped_directions_are_caught(fixture_run):
     """Forward and backward predictions are told apart; so are edges left in reversed time order."""
-    fixture, outputs = official_run
+    fixture, outputs = fixture_run
     swapped = dict(outputs, pred_flows_forward=outputs['pred_flows_backward'],
                    pred_flows_backward=outputs['pred_flows_forward'])
     ok, checks = compare_outputs(swapped, fixture)
@@ -57,9 +45,9 @@ def test_swapped_directions_are_caught(official_run):
     assert not ok and not checks['train.pred_edges_backward'].ok
 
 
-def test_a_perturbed_offset_bias_is_caught(monkeypatch):
+def test_a_perturbed_offset_bias_is_caught(parity_fixture, monkeypatch):
     """A small change to the backward pass's DCN offsets changes every prediction the propagation feeds."""
-    fixture = fixture_or_skip()
+    fixture = parity_fixture('flow_complete')
 
     def perturbed(fx):
         state = fixture_state_dict(fx)

@@ -1,45 +1,19 @@
 """ProPainter generator parity: our generator against the official eval and train fixtures (strict loads)."""
-from pathlib import Path
-from typing import Dict, Tuple
-
 import pytest
 import torch
 
 import seg.parity.propainter as runners
 from seg.models.propainter import ProPainterGenerator
-from seg.parity import compare_outputs, fixture_state_dict, load_fixture
+from seg.parity import compare_outputs, fixture_state_dict
 from seg.registry import PARITY_RUNNERS
 
-REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO.parent / 'shared' / 'parity' / 'fixtures'
-# Each official run happens once per module: eval about 5 s, train (with backward) about 10 s on two CPU cores.
+# conftest.official_run runs each kind once per session: eval 5 s, train (with backward) 10 s on two CPU cores.
 KINDS = ('propainter_eval', 'propainter_train')
 
 
-def fixture_or_skip(kind: str) -> dict:
-    path = FIXTURES / f'{kind}.pt'
-    if not path.is_file():
-        pytest.skip(f'parity fixture {path} not found')
-    return load_fixture(path)
-
-
-@pytest.fixture(scope='module')
-def runs() -> Dict[str, Tuple[dict, Dict[str, torch.Tensor]]]:
-    """Each fixture with our runner's outputs, computed once per module."""
-    cache = {}
-
-    def run(kind: str):
-        if kind not in cache:
-            fixture = fixture_or_skip(kind)
-            cache[kind] = fixture, PARITY_RUNNERS.get(kind)(fixture)
-        return cache[kind]
-
-    return run
-
-
 @pytest.mark.parametrize('kind', KINDS)
-def test_matches_official_outputs(runs, kind):
-    fixture, outputs = runs(kind)
+def test_matches_official_outputs(official_run, kind):
+    fixture, outputs = official_run(kind)
     assert fixture['meta']['kind'] == kind
     ok, checks = compare_outputs(outputs, fixture)
     assert set(checks) == set(fixture['outputs']) == set(outputs)
@@ -52,17 +26,17 @@ def test_runners_are_registered():
 
 
 @pytest.mark.parametrize('kind', KINDS)
-def test_fixture_weights_load_strictly(kind):
-    fixture = fixture_or_skip(kind)
+def test_fixture_weights_load_strictly(parity_fixture, kind):
+    fixture = parity_fixture(kind)
     state = fixture_state_dict(fixture)
     assert len(state) == 216
     ProPainterGenerator(init_weights=False).load_state_dict(state, strict=True)
 
 
 @pytest.mark.parametrize('fault', ['swapped_flows', 'bilinear'])
-def test_pixel_propagation_faults_are_caught(runs, fault):
+def test_pixel_propagation_faults_are_caught(official_run, fault):
     """Two faults the fixture notes list, on the parameter-free propagation (cheap to re-run)."""
-    fixture, outputs = runs('propainter_eval')
+    fixture, outputs = official_run('propainter_eval')
     inputs = fixture['inputs']
     flows = inputs['flows_forward'], inputs['flows_backward']
     interpolation = 'bilinear' if fault == 'bilinear' else 'nearest'
@@ -76,9 +50,9 @@ def test_pixel_propagation_faults_are_caught(runs, fault):
     assert checks['pred_img'].ok
 
 
-def test_unscaled_gradients_fail(runs):
+def test_unscaled_gradients_fail(official_run):
     """The stored gradients carry ``grad_scale``; comparing raw gradients must fail."""
-    fixture, outputs = runs('propainter_train')
+    fixture, outputs = official_run('propainter_train')
     scales = fixture['inputs']['grad_scale']
     raw = {key: value / scales[key[len('grad.'):]] if key.startswith('grad.') else value
            for key, value in outputs.items()}

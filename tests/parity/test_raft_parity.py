@@ -1,23 +1,15 @@
 """RAFT parity: our raft-things against the official fixture (strict load through raft_state_dict)."""
-from pathlib import Path
-
 import pytest
 import torch
 
 import seg.parity.raft as runners
 from seg.models.flow import RAFT, load_raft, raft_state_dict
-from seg.parity import compare_outputs, fixture_state_dict, load_fixture
+from seg.parity import compare_outputs, fixture_state_dict
 from seg.registry import PARITY_RUNNERS
 
-REPO = Path(__file__).resolve().parents[2]
-FIXTURE = REPO.parent / 'shared' / 'parity' / 'fixtures' / 'raft.pt'
-
-
 @pytest.fixture(scope='module')
-def fixture() -> dict:
-    if not FIXTURE.is_file():
-        pytest.skip(f'parity fixture {FIXTURE} not found')
-    return load_fixture(FIXTURE)
+def fixture(parity_fixture) -> dict:
+    return parity_fixture('raft')
 
 
 @pytest.fixture(scope='module')

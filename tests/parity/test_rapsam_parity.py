@@ -1,44 +1,31 @@
 """RAP-SAM parity: our neck, head and full model against the official fixtures (strict loads)."""
-from pathlib import Path
-
 import pytest
 
-from seg.parity import compare_outputs, fixture_state_dict, load_fixture, supported_kinds
+from seg.parity import compare_outputs, fixture_state_dict, supported_kinds
 from seg.parity.rapsam import rapsam_model_config
 from seg.registry import MODELS, PARITY_RUNNERS
 
-REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO.parent / 'shared' / 'parity' / 'fixtures'
-
-
-def fixture_or_skip(name: str) -> dict:
-    path = FIXTURES / name
-    if not path.is_file():
-        pytest.skip(f'parity fixture {path} not found')
-    return load_fixture(path)
-
-
-@pytest.mark.parametrize('name', ['rapsam_neck.pt', 'rapsam_head.pt', 'rapsam_model.pt'])
-def test_matches_official_outputs(name):
-    fixture = fixture_or_skip(name)
+@pytest.mark.parametrize('name', ['rapsam_neck', 'rapsam_head', 'rapsam_model'])
+def test_matches_official_outputs(parity_fixture, name):
+    fixture = parity_fixture(name)
     assert fixture['meta']['kind'] in supported_kinds()
     ok, checks = compare_outputs(PARITY_RUNNERS.get(fixture['meta']['kind'])(fixture), fixture)
     assert set(checks) == set(fixture['outputs'])
     assert ok, {key: (check.max_abs_diff, check.detail) for key, check in checks.items() if not check.ok}
 
 
-def test_full_model_state_dict_is_the_official_layout():
-    fixture = fixture_or_skip('rapsam_model.pt')
+def test_full_model_state_dict_is_the_official_layout(parity_fixture):
+    fixture = parity_fixture('rapsam_model')
     model = MODELS.build(rapsam_model_config(fixture))
     ours = model.state_dict()
     assert list(ours) == [e['name'] for e in fixture['manifest']]
     assert all(list(ours[e['name']].shape) == e['shape'] for e in fixture['manifest'])
 
 
-def test_a_wrong_weight_is_caught(monkeypatch):
+def test_a_wrong_weight_is_caught(parity_fixture, monkeypatch):
     """The comparison is sharp enough to see one perturbed parameter of the head's second stage."""
     import seg.parity.rapsam as runners
-    fixture = fixture_or_skip('rapsam_head.pt')
+    fixture = parity_fixture('rapsam_head')
 
     def perturbed(fx):
         state = fixture_state_dict(fx)

@@ -1,17 +1,13 @@
 import copy
-from pathlib import Path
 
 import pytest
 import torch
 
 from ext.sam import LayerNorm2d, PositionEmbeddingRandom, PromptEncoder
-from seg.parity import compare_outputs, load_fixture
+from seg.parity import compare_outputs
 from seg.parity.sam_prompt_encoder import prompt_encoder_config, run_sam_prompt_encoder
 from seg.registry import MODELS, PARITY_RUNNERS
 
-REPO = Path(__file__).resolve().parents[2]
-FIXTURE = REPO.parent / 'shared' / 'parity' / 'fixtures' / 'sam_prompt_encoder.pt'
-needs_fixture = pytest.mark.skipif(not FIXTURE.is_file(), reason=f'parity fixture {FIXTURE} not found')
 
 SMALL = dict(embed_dim=8, image_embedding_size=(3, 4), input_image_size=(48, 64), mask_in_chans=4)
 
@@ -28,18 +24,16 @@ def clicks(batch=2, num=3):
     return coords, labels
 
 
-@needs_fixture
-def test_matches_official_outputs():
-    fixture = load_fixture(FIXTURE)
+def test_matches_official_outputs(parity_fixture):
+    fixture = parity_fixture('sam_prompt_encoder')
     ok, checks = compare_outputs(run_sam_prompt_encoder(fixture), fixture)
     assert set(checks) == set(fixture['outputs'])
     assert ok, {key: (check.max_abs_diff, check.detail) for key, check in checks.items() if not check.ok}
 
 
-@needs_fixture
-def test_runner_is_registered_and_reads_sizes_when_meta_lacks_them():
+def test_runner_is_registered_and_reads_sizes_when_meta_lacks_them(parity_fixture):
     assert PARITY_RUNNERS.get('sam_prompt_encoder') is run_sam_prompt_encoder
-    fixture = load_fixture(FIXTURE)
+    fixture = parity_fixture('sam_prompt_encoder')
     bare = copy.deepcopy(fixture)
     for key in ('embed_dim', 'image_embedding_size', 'input_image_size', 'mask_in_chans'):
         bare['meta'].get('config', {}).pop(key, None)

@@ -1,20 +1,12 @@
 """TMO parity: soft scores and the adaptive-output-selection masks against the official forward."""
-from pathlib import Path
-
 import pytest
 
 import seg.parity.tmo as runner_module
-from seg.parity import compare_outputs, fixture_state_dict, load_fixture
-
-REPO = Path(__file__).resolve().parents[2]
-FIXTURE = REPO.parent / 'shared' / 'parity' / 'fixtures' / 'tmo.pt'
-
+from seg.parity import compare_outputs, fixture_state_dict
 
 @pytest.fixture(scope='module')
-def fixture():
-    if not FIXTURE.is_file():
-        pytest.skip(f'parity fixture {FIXTURE} not found')
-    return load_fixture(FIXTURE)
+def fixture(parity_fixture) -> dict:
+    return parity_fixture('tmo')
 
 
 def test_scores_and_aos_masks_match(fixture):

@@ -1,20 +1,12 @@
 """XMem inference parity: our core over the official clip (memory rules, long-term consolidation, a later object)."""
-from pathlib import Path
-
 import pytest
 
 import seg.parity.xmem_inference as runner_module
-from seg.parity import compare_outputs, fixture_state_dict, load_fixture, run_fixture
-
-REPO = Path(__file__).resolve().parents[2]
-FIXTURE = REPO.parent / 'shared' / 'parity' / 'fixtures' / 'xmem_inference.pt'
-
+from seg.parity import compare_outputs, fixture_state_dict, run_fixture
 
 @pytest.fixture(scope='module')
-def fixture():
-    if not FIXTURE.is_file():
-        pytest.skip(f'parity fixture {FIXTURE} not found')
-    return load_fixture(FIXTURE)
+def fixture(parity_fixture) -> dict:
+    return parity_fixture('xmem_inference')
 
 
 def test_probabilities_match(fixture):

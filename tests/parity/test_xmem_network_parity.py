@@ -1,22 +1,14 @@
 """XMem network parity: our modules against the official XMem call sequence (strict load, every output)."""
-from pathlib import Path
-
 import pytest
 import torch
 
 import seg.parity.xmem_network as runner_module
 from seg.models.xmem import XMem, XMemCheckpointError
-from seg.parity import compare_outputs, fixture_state_dict, load_fixture, run_fixture
-
-REPO = Path(__file__).resolve().parents[2]
-FIXTURE = REPO.parent / 'shared' / 'parity' / 'fixtures' / 'xmem_network.pt'
-
+from seg.parity import compare_outputs, fixture_state_dict, run_fixture
 
 @pytest.fixture(scope='module')
-def fixture():
-    if not FIXTURE.is_file():
-        pytest.skip(f'parity fixture {FIXTURE} not found')
-    return load_fixture(FIXTURE)
+def fixture(parity_fixture) -> dict:
+    return parity_fixture('xmem_network')
 
 
 def test_every_output_matches(fixture):
