@@ -3,7 +3,7 @@
     python tools/benchmark/fastsam2_memory.py [--frames 100 2000] [--size 128] [--channels 64] [--objects 3]
 
 Each length runs in a fresh Python process, so each peak resident set size
-(the child's ``resource.getrusage`` ``ru_maxrss``) belongs to one run. The child
+(the child's own, :func:`~seg.utils.peak_memory.peak_rss_mib`) belongs to one run. The child
 builds the adapter (default settings, seed 0; speed and memory do not depend on
 the weights), prompts ``--objects`` random queries on frame 0 and calls
 ``step()`` (default decode, under ``torch.no_grad``) on one fresh random
@@ -23,8 +23,9 @@ from mmengine.logging import print_log
 #: Longest-to-shortest peak RSS ratio the bounded memory must stay under.
 TARGET_RATIO = 1.10
 #: The child process: stream the adapter over argv[1] frames, print a JSON line with frames/s, threads, peak RSS.
-CHILD = ('import json, resource, sys, time, torch\n'
+CHILD = ('import json, sys, time, torch\n'
          'from seg.models.fastsam2 import StreamingMemoryAdapter\n'
+         'from seg.utils.peak_memory import peak_rss_mib\n'
          'frames, size, channels, objects, threads = map(int, sys.argv[1:6])\n'
          'torch.set_num_threads(threads)\n'
          'torch.manual_seed(0)\n'
@@ -38,7 +39,7 @@ CHILD = ('import json, resource, sys, time, torch\n'
          '        adapter.step(feats, prompts if t == 0 else None)\n'
          '        elapsed += time.perf_counter() - start\n'
          'print(json.dumps({"fps": frames / elapsed, "threads": torch.get_num_threads(),\n'
-         '                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n')
+         '                  "peak_rss_mib": peak_rss_mib()}))\n')
 
 
 def run_child(frames: int, args: argparse.Namespace) -> dict:
@@ -58,6 +59,8 @@ def main(argv=None) -> int:
     parser.add_argument('--objects', type=int, default=3, help='objects tracked from frame 0')
     parser.add_argument('--threads', type=int, default=2, help='torch threads in the child')
     args = parser.parse_args(argv)
+    if len(set(args.frames)) < 2:
+        parser.error('--frames needs two different lengths: the peaks are compared')
 
     results = {}
     for frames in sorted(set(args.frames)):

@@ -10,7 +10,8 @@ H.264 .mp4 with one PNG mask per frame (object 1, the object to remove), and run
 ``--model`` on each in a fresh Python process: the training-free
 FlowPropagationInpainter (default) or ProPainter with random weights (the cost
 of the release, without its files). The peak resident set size of that child
-(``os.wait4``'s ``ru_maxrss``) is reported per length with its frames/s, CPU
+(its own, :func:`~seg.utils.peak_memory.peak_rss_mib`, not the parent's, which
+holds the rendered clip) is reported per length with its frames/s, CPU
 seconds per frame (user + system; steadier than frames/s on a shared machine)
 and torch threads, and the ratio of the longest to the shortest; the target is at
 most ``TARGET_RATIO``.
@@ -61,7 +62,7 @@ def run_child(mode: str, folder: Path, raft_iters: int, bf16: bool = False):
         raise RuntimeError(f'the {mode} run failed on {folder} with exit status {child.returncode}')
     threads = int((folder / 'threads.txt').read_text())
     cpu_seconds = usage.ru_utime + usage.ru_stime
-    return usage.ru_maxrss / 1024, time.perf_counter() - start, cpu_seconds, threads  # ru_maxrss is in KiB
+    return float((folder / 'peak_mib.txt').read_text()), time.perf_counter() - start, cpu_seconds, threads
 
 
 def child_main(mode: str, folder: Path, raft_iters: int, bf16: bool = False) -> None:
@@ -70,19 +71,21 @@ def child_main(mode: str, folder: Path, raft_iters: int, bf16: bool = False) -> 
 
     from seg.apis.inpaint import inpaint_video
     from seg.models.propainter import ProPainterInpainter
+    from seg.utils.peak_memory import peak_rss_mib
 
     (folder / 'threads.txt').write_text(str(torch.get_num_threads()))
     video, masks, out = folder / 'video.mp4', folder / 'masks', folder / 'out.mp4'
     if mode == 'flow_propagation':
         inpaint_video(video, masks, out, progress=False)
-        return
-    torch.manual_seed(0)
-    inpainter = ProPainterInpainter(raft_iters=raft_iters).eval()
-    if mode == 'propainter':
-        inpaint_video(video, masks, out, inpainter=inpainter, bf16=bf16, progress=False)
+    elif mode == 'propainter':
+        torch.manual_seed(0)
+        inpaint_video(video, masks, out, inpainter=ProPainterInpainter(raft_iters=raft_iters).eval(), bf16=bf16,
+                      progress=False)
     else:
-        held = official_style_propainter(video, masks, out, inpainter)
+        torch.manual_seed(0)
+        held = official_style_propainter(video, masks, out, ProPainterInpainter(raft_iters=raft_iters).eval())
         (folder / 'held_mib.txt').write_text(str(held / 2**20))
+    (folder / 'peak_mib.txt').write_text(str(peak_rss_mib()))
 
 
 def official_style_propainter(video: Path, masks_dir: Path, out: Path, inpainter) -> int:
@@ -184,6 +187,8 @@ def main(argv=None) -> int:
         return 0
     if min(args.lengths) < 1 or args.base_frames < 1 or args.raft_iters < 1 or min(args.height, args.width) < 16:
         parser.error('--lengths, --base-frames and --raft-iters must be >= 1, --height and --width >= 16')
+    if len(set(args.lengths)) < 2:
+        parser.error('--lengths needs two different lengths: the peaks are compared')
     if args.official and args.model != 'propainter':
         parser.error('--official needs --model propainter')
     if args.bf16 and (args.model != 'propainter' or args.official):

@@ -8,12 +8,11 @@ plays it back and forth to each length, writes it as an H.264 .mp4, and in a
 fresh Python process per length opens it in a :class:`~seg.apis.VideoSession`
 without weights (GrabCut, FlowMaskPropagator), gives object 1 its first-frame
 mask and propagates it through every frame (frames decoded lazily, masks kept as
-RLE). Reported per length: the child's peak resident set size and frames per
-second; then the ratio of the longest to the shortest length, whose target is
-at most ``TARGET_RATIO`` (the issue compares 2,000 and 200 frames). The peak is
-the child's own ``VmHWM`` (``/proc/self/status``, read at its end), which counts
-from its ``exec``: ``ru_maxrss`` would keep the high-water mark of the forked
-parent, which holds the rendered clip (Linux only).
+RLE). Reported per length: the child's peak resident set size (its own,
+:func:`~seg.utils.peak_memory.peak_rss_mib`, not the parent's, which holds the
+rendered clip) and frames per second; then the ratio of the longest to the
+shortest length, whose target is at most ``TARGET_RATIO`` (the issue compares
+2,000 and 200 frames).
 """
 import argparse
 import subprocess
@@ -30,10 +29,11 @@ from seg.utils.synthetic_video import ping_pong, write_clip
 #: Longest-to-shortest peak RSS ratio the streaming design must stay under.
 TARGET_RATIO = 1.10
 #: The child process: open the session, seed object 1 with its first mask, propagate, print the frame rate and
-#: its peak RSS (kB).
-CHILD = ('import re, sys, time\n'
+#: its peak RSS (MiB).
+CHILD = ('import sys, time\n'
          'import cv2\n'
          'from seg.apis import VideoSession\n'
+         'from seg.utils.peak_memory import peak_rss_mib\n'
          'cv2.setNumThreads(int(sys.argv[3]))\n'
          'session = VideoSession(sys.argv[1], checkpoints=sys.argv[4])\n'
          'session.add_prompt(0, 1, mask=cv2.imread(sys.argv[2], cv2.IMREAD_GRAYSCALE) == 1)\n'
@@ -41,8 +41,7 @@ CHILD = ('import re, sys, time\n'
          'count = sum(1 for _ in session.propagate())\n'
          'assert count == session.num_frames\n'
          'rate = count / (time.perf_counter() - start)\n'
-         'status = open("/proc/self/status").read()\n'
-         'print(rate, re.search(r"VmHWM:\\s*(\\d+) kB", status).group(1))\n')
+         'print(rate, peak_rss_mib())\n')
 
 
 def run_child(folder: Path, threads: int):
@@ -53,8 +52,8 @@ def run_child(folder: Path, threads: int):
     output = child.stdout.read()
     if child.wait() != 0:
         raise RuntimeError(f'propagation failed on {folder} with exit status {child.returncode}')
-    rate, peak_kib = output.strip().splitlines()[-1].split()
-    return int(peak_kib) / 1024, float(rate)
+    rate, peak_mib = output.strip().splitlines()[-1].split()
+    return float(peak_mib), float(rate)
 
 
 def main(argv=None) -> int:
@@ -65,6 +64,8 @@ def main(argv=None) -> int:
     parser.add_argument('--base-frames', type=int, default=60, help='frames rendered, then played back and forth')
     parser.add_argument('--threads', type=int, default=1, help='OpenCV threads in the child')
     args = parser.parse_args(argv)
+    if len(set(args.lengths)) < 2:
+        parser.error('--lengths needs two different lengths: the peaks are compared')
 
     video = render_video(0, num_frames=args.base_frames, height=args.height, width=args.width, num_objects=2)
     masks = np.where(video.masks == 1, 1, 0).astype(np.uint8)
