@@ -1,22 +1,12 @@
 """ProPainter flow completion parity: RecurrentFlowCompleteNet against the official fixture (strict load)."""
-from typing import Dict, Tuple
-
-import pytest
-import torch
-
 import seg.parity.flow_complete as runner
 from seg.models.flow import RecurrentFlowCompleteNet
 from seg.parity import compare_outputs, fixture_state_dict
 from seg.registry import PARITY_RUNNERS
 
-@pytest.fixture(scope='module')
-def fixture_run(official_run) -> Tuple[dict, Dict[str, torch.Tensor]]:
-    """The fixture with our runner's outputs (about 5 s on one CPU thread at 120x216)."""
-    return official_run('flow_complete')
 
-
-def test_matches_official_outputs(fixture_run):
-    fixture, outputs = fixture_run
+def test_matches_official_outputs(official_run):
+    fixture, outputs = official_run('flow_complete')
     assert fixture['meta']['kind'] == 'flow_complete'
     ok, checks = compare_outputs(outputs, fixture)
     assert set(checks) == set(fixture['outputs']) == set(outputs)
@@ -33,9 +23,9 @@ def test_state_dict_names_and_shapes_are_the_manifest(parity_fixture):
     assert ours == {entry['name']: tuple(entry['shape']) for entry in fixture['manifest']}
 
 
-def test_swapped_directions_are_caught(fixture_run):
+def test_swapped_directions_are_caught(official_run):
     """Forward and backward predictions are told apart; so are edges left in reversed time order."""
-    fixture, outputs = fixture_run
+    fixture, outputs = official_run('flow_complete')
     swapped = dict(outputs, pred_flows_forward=outputs['pred_flows_backward'],
                    pred_flows_backward=outputs['pred_flows_forward'])
     ok, checks = compare_outputs(swapped, fixture)

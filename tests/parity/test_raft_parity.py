@@ -7,15 +7,16 @@ from seg.models.flow import RAFT, load_raft, raft_state_dict
 from seg.parity import compare_outputs, fixture_state_dict
 from seg.registry import PARITY_RUNNERS
 
+
 @pytest.fixture(scope='module')
 def fixture(parity_fixture) -> dict:
     return parity_fixture('raft')
 
 
 @pytest.fixture(scope='module')
-def outputs(fixture):
-    """Our runner's outputs, computed once per module (2 pairs at 128x192, 6 iterations: a few seconds)."""
-    return PARITY_RUNNERS.get('raft')(fixture)
+def outputs(official_run):
+    """Our runner's outputs (2 pairs at 128x192, 6 iterations: a few seconds; once per session)."""
+    return official_run('raft')[1]
 
 
 def test_matches_official_outputs(fixture, outputs):

@@ -5,6 +5,7 @@ from seg.parity import compare_outputs, fixture_state_dict, supported_kinds
 from seg.parity.rapsam import rapsam_model_config
 from seg.registry import MODELS, PARITY_RUNNERS
 
+
 @pytest.mark.parametrize('name', ['rapsam_neck', 'rapsam_head', 'rapsam_model'])
 def test_matches_official_outputs(parity_fixture, name):
     fixture = parity_fixture(name)

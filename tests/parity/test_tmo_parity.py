@@ -4,6 +4,7 @@ import pytest
 import seg.parity.tmo as runner_module
 from seg.parity import compare_outputs, fixture_state_dict
 
+
 @pytest.fixture(scope='module')
 def fixture(parity_fixture) -> dict:
     return parity_fixture('tmo')

@@ -6,6 +6,7 @@ import seg.parity.xmem_network as runner_module
 from seg.models.xmem import XMem, XMemCheckpointError
 from seg.parity import compare_outputs, fixture_state_dict, run_fixture
 
+
 @pytest.fixture(scope='module')
 def fixture(parity_fixture) -> dict:
     return parity_fixture('xmem_network')

@@ -77,14 +77,14 @@ def child_main(mode: str, folder: Path, raft_iters: int, bf16: bool = False) -> 
     video, masks, out = folder / 'video.mp4', folder / 'masks', folder / 'out.mp4'
     if mode == 'flow_propagation':
         inpaint_video(video, masks, out, progress=False)
-    elif mode == 'propainter':
-        torch.manual_seed(0)
-        inpaint_video(video, masks, out, inpainter=ProPainterInpainter(raft_iters=raft_iters).eval(), bf16=bf16,
-                      progress=False)
     else:
         torch.manual_seed(0)
-        held = official_style_propainter(video, masks, out, ProPainterInpainter(raft_iters=raft_iters).eval())
-        (folder / 'held_mib.txt').write_text(str(held / 2**20))
+        inpainter = ProPainterInpainter(raft_iters=raft_iters).eval()
+        if mode == 'propainter':
+            inpaint_video(video, masks, out, inpainter=inpainter, bf16=bf16, progress=False)
+        else:
+            held = official_style_propainter(video, masks, out, inpainter)
+            (folder / 'held_mib.txt').write_text(str(held / 2**20))
     (folder / 'peak_mib.txt').write_text(str(peak_rss_mib()))
 
 
